@@ -1,0 +1,52 @@
+"""Text analysis shared by indexing and querying: tokens, stems, question stop words."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_stemmer = Stemmer.Stemmer("english")
+
+# Words of a question that say how it is asked, not what it is about. Removed from the query only:
+# measured on the dev sets, removing stop words from the documents cost recall.
+QUESTION_STOP_WORDS = frozenset(
+    """a an the and or of in on at to for from by with about as into than then there this that these those
+    what which who whom whose when where why how is are was were be been being do does did done have has had
+    having can could would should may might must shall will it its it's he she his her hers him they them their
+    we our us you your i me my any some anything something all was were get got s t also much many
+    patient patients case report reported according""".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents, so "México" and "Mexico" analyse alike."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercased, accent-folded word and number tokens."""
+    return _TOKEN.findall(fold(text))
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed tokens: the index's terms."""
+    return [stem(t) for t in tokens(text)]
+
+
+def query_terms(text: str) -> list[str]:
+    """Stemmed content tokens of a question, without question stop words."""
+    return [stem(t) for t in tokens(text) if t not in QUESTION_STOP_WORDS]
+
+
+def normalize_for_match(text: str) -> str:
+    """The evaluation's normalization: lowercase, keep only [a-z0-9]."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())

@@ -1,0 +1,226 @@
+"""Answer a question from the index: score sentences, re-rank candidates, focus, and abstain."""
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .analysis import query_terms, terms as text_terms
+from .domain import Answer, Entity
+from .index import Index
+from .passages import window
+from .question import QuestionAnalysis, analyze_question, holds_type
+
+NO_ANSWER = "The report does not seem to answer this question."
+
+# Re-ranking weights (tuned on both dev sets; see benchmarks/README.md).
+W_LEX = 0.45  # BM25 with neighbour context, relative to the best candidate
+W_COVER = 0.35  # idf-weighted share of the question's terms found in the sentence
+W_COVER_WIN = 0.10  # ... found in the sentence's passage window
+W_TYPE = 0.15  # the sentence holds an answer of the expected type
+W_SECTION = 0.06
+
+# Answerability: logistic model over the top answer's evidence (fitted on the dev sets).
+ABSTAIN_COEF = {"bias": -4.0, "cover": 5.0, "cover_win": 2.5, "top_idf_hit": 1.5, "type": 0.5}
+
+
+@dataclass
+class AskResult:
+    question: str
+    answers: list[Answer]
+    analysis: QuestionAnalysis
+    message: str | None = None
+    question_entities: list[Entity] = field(default_factory=list)
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = {"question": self.question, "answers": [a.to_dict() for a in self.answers],
+             "question_analysis": self.analysis.to_dict(),
+             "question_entities": [e.to_dict() for e in self.question_entities],
+             "took_ms": round(self.took_ms, 2)}
+        if self.message:
+            d["message"] = self.message
+        return d
+
+
+@dataclass
+class _Candidate:
+    row: int
+    lex: float
+    cover: float = 0.0
+    cover_win: float = 0.0
+    top_idf_hit: float = 0.0
+    typed: float = 0.0
+    section: float = 0.0
+    final: float = 0.0
+    answerability: float = 0.0
+
+
+class UnknownDocument(KeyError):
+    """The question was restricted to a document the index does not hold."""
+
+
+class Answerer:
+    """Question answering over one loaded Index."""
+
+    def __init__(self, index: Index, *, expand: Callable[[str, list[str]], dict[str, float]] | None = None,
+                 entities: Callable[[str], list[Entity]] | None = None,
+                 context_weight: float = 0.35, candidates: int = 60, abstain_threshold: float = 0.5):
+        self.index = index
+        self.expand = expand
+        self.entities = entities
+        self.context_weight = context_weight
+        self.candidates = candidates
+        self.abstain_threshold = abstain_threshold
+        s = index.sentences
+        # Neighbours count as context only inside the same section of the same document.
+        same = (s["doc"][1:] == s["doc"][:-1]) & (s["section"][1:] == s["section"][:-1])
+        self._same_prev = np.concatenate([[False], same])
+        self._same_next = np.concatenate([same, [False]])
+
+    # ------------------------------------------------------------------ public
+    def ask(self, question: str, top_k: int = 3, document_id: str | None = None,
+            section: str | None = None) -> AskResult:
+        t0 = time.perf_counter()
+        q_terms = query_terms(question)
+        analysis = analyze_question(question, q_terms)
+        weights = self._query_weights(question, q_terms)
+        rows = self._rows(document_id)
+        answers: list[Answer] = []
+        cands = self._candidates(weights, rows, section) if weights else []
+        if cands:
+            self._rerank(cands, weights, analysis)
+            answers = self._select(cands, top_k)
+        q_entities = self.entities(question) if self.entities else []
+        message = None if answers else NO_ANSWER
+        return AskResult(question, answers, analysis, message, q_entities, (time.perf_counter() - t0) * 1000)
+
+    # ------------------------------------------------------------------ steps
+    def _rows(self, document_id: str | None) -> slice:
+        if document_id is None:
+            return slice(0, self.index.n_sentences)
+        d = self.index.doc_by_id.get(document_id)
+        if d is None:
+            raise UnknownDocument(document_id)
+        return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
+
+    def _query_weights(self, question: str, q_terms: list[str]) -> dict[str, float]:
+        weights: dict[str, float] = dict(Counter(q_terms))
+        if self.expand:
+            for term, w in self.expand(question, q_terms).items():
+                weights[term] = max(weights.get(term, 0.0), w)
+        return weights
+
+    def _candidates(self, weights: dict[str, float], rows: slice, section: str | None) -> list[_Candidate]:
+        base = self.index.score(weights, rows)
+        if not base.any():
+            return []
+        ctx = base.copy()
+        prev_ok = self._same_prev[rows]
+        next_ok = self._same_next[rows]
+        ctx[1:] += self.context_weight * base[:-1] * prev_ok[1:]
+        ctx[:-1] += self.context_weight * base[1:] * next_ok[:-1]
+        ctx *= self.index.sentences["indexed"][rows]
+        if section:
+            wanted = section.strip().lower()
+            for i, r in enumerate(range(rows.start, rows.stop)):
+                if self._section_name(r).lower() != wanted:
+                    ctx[i] = 0.0
+        k = min(self.candidates, int((ctx > 0).sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-ctx, k - 1)[:k]
+        return [_Candidate(rows.start + int(i), float(ctx[i])) for i in top]
+
+    def _section_name(self, row: int) -> str:
+        doc = self.index.docs[int(self.index.sentences["doc"][row])]
+        return doc.sections[int(self.index.sentences["section"][row])].name
+
+    def _sentence_text(self, row: int) -> str:
+        s = self.index.sentences
+        doc = self.index.docs[int(s["doc"][row])]
+        return doc.text[int(s["start"][row]):int(s["end"][row])]
+
+    def _rerank(self, cands: list[_Candidate], weights: dict[str, float], qa: QuestionAnalysis) -> None:
+        idf = {t: self.index.term_idf(t) for t in weights}
+        total = sum(idf[t] * min(w, 1.0) for t, w in weights.items()) or 1.0
+        top_term = max(idf, key=idf.get)
+        best_lex = max(c.lex for c in cands) or 1.0
+        s = self.index.sentences
+        for c in cands:
+            text = self._sentence_text(c.row)
+            own = set(text_terms(text))
+            win = set(own)
+            if self._same_prev[c.row]:
+                win.update(text_terms(self._sentence_text(c.row - 1)))
+            if c.row + 1 < len(self._same_next) and self._same_next[c.row]:
+                win.update(text_terms(self._sentence_text(c.row + 1)))
+            c.cover = sum(idf[t] * min(w, 1.0) for t, w in weights.items() if t in own) / total
+            c.cover_win = sum(idf[t] * min(w, 1.0) for t, w in weights.items() if t in win) / total
+            c.top_idf_hit = 1.0 if top_term in win else 0.0
+            c.typed = 1.0 if holds_type(qa.answer_type, text) else 0.0
+            c.section = self._section_prior(self._section_name(c.row), qa)
+            c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
+                       + W_TYPE * c.typed + W_SECTION * c.section)
+            z = (ABSTAIN_COEF["bias"] + ABSTAIN_COEF["cover"] * c.cover + ABSTAIN_COEF["cover_win"] * c.cover_win
+                 + ABSTAIN_COEF["top_idf_hit"] * c.top_idf_hit + ABSTAIN_COEF["type"] * c.typed)
+            c.answerability = 1.0 / (1.0 + math.exp(-z))
+        cands.sort(key=lambda c: c.final, reverse=True)
+
+    @staticmethod
+    def _section_prior(name: str, qa: QuestionAnalysis) -> float:
+        if name == "Front matter":
+            return -1.0
+        patient_sections = ("Case report", "Abstract", "Body", "Results")
+        general_sections = ("Discussion", "Introduction", "Conclusion")
+        if qa.about_patient:
+            return 1.0 if name in patient_sections else (0.3 if name.startswith(("Figure", "Table")) else 0.0)
+        return 0.5 if name in general_sections else 0.0
+
+    def _select(self, cands: list[_Candidate], top_k: int) -> list[Answer]:
+        if cands[0].answerability < self.abstain_threshold:
+            return []
+        chosen: list[Answer] = []
+        used: set[int] = set()
+        for c in cands:
+            if len(chosen) >= top_k:
+                break
+            if c.row in used or c.answerability < self.abstain_threshold * 0.5:
+                continue
+            answer, rows = self._make_answer(c)
+            used.update(rows)
+            chosen.append(answer)
+        return chosen
+
+    def _make_answer(self, c: _Candidate) -> tuple[Answer, range]:
+        idx = self.index
+        s = idx.sentences
+        d = int(s["doc"][c.row])
+        doc = idx.docs[d]
+        lo_doc = int(idx.doc_rows[d])
+        local = c.row - lo_doc
+        sentences = doc.sentences
+        first = last = local
+        # A very short sentence ("She was pale.") reads better with the next one of its paragraph.
+        if (sentences[local].end - sentences[local].start < 60 and local + 1 < len(sentences)
+                and sentences[local + 1].paragraph == sentences[local].paragraph):
+            last = local + 1
+        plo, phi = window(sentences, local)
+        plo, phi = min(plo, first), max(phi, last + 1)
+        start, end = sentences[first].start, sentences[last].end
+        p_start, p_end = sentences[plo].start, sentences[phi - 1].end
+        entities = [e for e in self.entities(doc.text[start:end])] if self.entities else []
+        entities = [Entity(e.text, e.label, e.start + start, e.end + start, e.negated, e.assertion, e.concept)
+                    for e in entities]
+        answer = Answer(
+            text=doc.text[start:end], passage=doc.text[p_start:p_end], document_id=doc.id,
+            document_title=doc.title, section=doc.sections[sentences[local].section].name,
+            score=round(c.answerability * (0.5 + 0.5 * min(1.0, c.final)), 4),
+            start=start, end=end, passage_start=p_start, passage_end=p_end,
+            raw_start=sentences[first].raw_start, raw_end=sentences[last].raw_end, entities=entities,
+        )
+        return answer, range(lo_doc + first, lo_doc + last + 1)

@@ -1,0 +1,67 @@
+"""One place for every setting: a dataclass read from environment variables with defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _env_path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name, default))
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    models_dir: Path = Path("models")
+    jsonl_files: tuple[Path, ...] = ()
+    top_k: int = 3
+    max_top_k: int = 20
+    max_question_chars: int = 1000
+    max_body_bytes: int = 2 * 1024 * 1024
+    # BM25 parameters for the sentence matrix.
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    # Weight of the neighbouring sentences' scores in a sentence's passage score.
+    context_weight: float = 0.35
+    # Candidates re-ranked per question (bounded whatever the corpus size).
+    rerank_candidates: int = 60
+    # Abstain when the calibrated answerability falls below this.
+    abstain_threshold: float = 0.5
+    admin_token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    workers: int = 2
+    threads: int = 4
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        jsonl = tuple(Path(p) for p in os.environ.get("QA_JSONL", "").split(os.pathsep) if p)
+        cors = tuple(o for o in os.environ.get("QA_CORS_ORIGINS", "").split(",") if o)
+        s = cls(
+            corpus_dir=_env_path("QA_CORPUS_DIR", "corpus"),
+            models_dir=_env_path("QA_MODELS_DIR", "models"),
+            jsonl_files=jsonl,
+            top_k=_env_int("QA_TOP_K", 3),
+            max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 1000),
+            max_body_bytes=_env_int("QA_MAX_BODY_BYTES", 2 * 1024 * 1024),
+            abstain_threshold=_env_float("QA_ABSTAIN_THRESHOLD", 0.5),
+            admin_token=os.environ.get("QA_ADMIN_TOKEN") or None,
+            cors_origins=cors,
+            workers=_env_int("QA_WORKERS", 2),
+            threads=_env_int("QA_THREADS", 4),
+        )
+        return replace(s, **{k: v for k, v in overrides.items() if v is not None})

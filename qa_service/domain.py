@@ -1,0 +1,72 @@
+"""Plain domain objects. Offsets are character offsets into the document's cleaned text."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # canonical: "Abstract", "Case report", "Figure 3", "Body", ...
+    kind: str  # "body" | "caption" | "front" | "unindexed"
+    start: int  # start of the section's text (after its heading)
+    end: int
+    heading: str = ""  # the heading as written ("CASE REPORT", "Fig. 3.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    section: int  # index into Document.sections
+    paragraph: int  # running paragraph number within the document
+    raw_start: int = 0  # the same span in the raw source text
+    raw_end: int = 0
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    text: str  # cleaned text
+    sections: tuple[Section, ...]
+    sentences: tuple[Sentence, ...]
+    source: str = ""  # file path or JSONL origin
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    label: str  # FINDING | DISEASE | DRUG | TEST | ANATOMY | PROCEDURE ...
+    start: int
+    end: int
+    negated: bool = False
+    assertion: str = "present"  # present | absent | hypothetical | historical
+    concept: str | None = None  # e.g. "HP:0003761"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # the focused answer sentence(s)
+    passage: str
+    document_id: str
+    document_title: str
+    section: str
+    score: float  # 0..1, calibrated answerability
+    start: int  # of `text` in the cleaned document text
+    end: int
+    passage_start: int
+    passage_end: int
+    raw_start: int  # of `text` in the raw source text
+    raw_end: int
+    entities: list[Entity] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["entities"] = [e.to_dict() if isinstance(e, Entity) else e for e in self.entities]
+        return d

@@ -1,0 +1,97 @@
+"""Split cleaned text into sections: title, headings, figure/table captions, references."""
+from __future__ import annotations
+
+import re
+
+from .domain import Section
+from .layout import CAPTION_RE, HEADING_RE, UNINDEXED_SECTIONS, canonical_heading, caption_name
+
+_BLOCK = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]*)*")
+_SENTENCE_END_BEFORE = re.compile(r"(?:^|[.!?:;)\]\"”]\s*|\n\s*)$")
+
+
+def _heading_hits(text: str) -> list[tuple[int, int, str, str]]:
+    """(heading start, content start, canonical name, heading as written), navigation runs removed."""
+    hits: list[tuple[int, int, str, str]] = []
+    for m in HEADING_RE.finditer(text):
+        head = m.group("head")
+        if not head[:1].isupper():
+            continue
+        before = text[max(0, m.start() - 3):m.start()]
+        block_start = m.start() == 0 or text[m.start() - 1] == "\n"
+        upper = head.isupper() and len(head) >= 4
+        # Keyword lists have no final period, so the heading after them needs no sentence end.
+        after_keywords = bool(hits) and hits[-1][2] == "Keywords" and m.start() - hits[-1][1] < 400
+        if not (block_start or upper or after_keywords or _SENTENCE_END_BEFORE.search(before)):
+            continue
+        # Title-case headings inline need the heading itself to be Title case ("Case report", not "Case Of").
+        if not upper and not block_start and not after_keywords and head.split()[0][1:] != head.split()[0][1:].lower():
+            continue
+        name = canonical_heading(head)
+        if name:
+            hits.append((m.start(), m.end(), name, m.group(0).strip()))
+    # A run of headings with nothing between them is a navigation menu ("Abstract Introduction Case ...").
+    kept = []
+    for i, hit in enumerate(hits):
+        nxt = hits[i + 1] if i + 1 < len(hits) else None
+        if nxt and not text[hit[1]:nxt[0]].strip():
+            continue
+        kept.append(hit)
+    return kept
+
+
+def split_sections(text: str) -> list[Section]:
+    """Sections covering `text`; captions become their own sections; unknown layouts give one Body."""
+    heads = _heading_hits(text)
+    # Once a real References section starts, everything after it is references.
+    for i, (_, _, name, _) in enumerate(heads):
+        if name == "References" and i > 0:
+            heads = heads[: i + 1]
+            break
+    sections: list[Section] = []
+    first = heads[0][0] if heads else len(text)
+    if text[:first].strip():
+        sections.append(Section("Front matter" if heads else "Body", "front" if heads else "body", 0, first))
+    for i, (hstart, cstart, name, written) in enumerate(heads):
+        end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+        kind = "unindexed" if name in UNINDEXED_SECTIONS else "body"
+        sections.append(Section(name, kind, cstart, end, written))
+    return _split_out_captions(text, sections)
+
+
+def _split_out_captions(text: str, sections: list[Section]) -> list[Section]:
+    out: list[Section] = []
+    for sec in sections:
+        if sec.kind == "unindexed":
+            out.append(sec)
+            continue
+        pos = sec.start
+        for block in _BLOCK.finditer(text, sec.start, sec.end):
+            m = CAPTION_RE.match(block.group(0))
+            if not m:
+                continue
+            if text[pos:block.start()].strip():
+                out.append(Section(sec.name, sec.kind, pos, block.start(), sec.heading if pos == sec.start else ""))
+            out.append(Section(caption_name(m), "caption", block.start() + m.end(), block.end(), m.group(0).strip()))
+            pos = block.end()
+        if text[pos:sec.end].strip() or pos == sec.start:
+            out.append(Section(sec.name, sec.kind, pos, sec.end, sec.heading if pos == sec.start else ""))
+    return [_trim(text, s) for s in out]
+
+
+def _trim(text: str, s: Section) -> Section:
+    chunk = text[s.start:s.end]
+    lead = len(chunk) - len(chunk.lstrip())
+    tail = len(chunk.rstrip())
+    return Section(s.name, s.kind, s.start + lead, s.start + max(tail, lead), s.heading)
+
+
+def guess_title(raw: str, fallback: str) -> str:
+    """The first line when it reads like a title, else `fallback`."""
+    first = raw.strip().split("\n", 1)[0].strip()
+    for sep in (" | ", " Warning:", "  "):
+        first = first.split(sep, 1)[0]
+    first = first.strip()
+    if 8 <= len(first) <= 200 and not canonical_heading(first):
+        return first
+    return fallback

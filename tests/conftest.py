@@ -1,0 +1,67 @@
+"""Shared fixtures: the real spaCy-backed pipeline and a real index, built once per session."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa_service.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REPORT = ROOT / "corpus" / "calcinosis-cutis-universalis-sle.txt"
+EVAL = SHARED / "eval"
+ADA = SHARED / "data" / "ada_case_reports" / "case_reports.jsonl"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    base = tmp_path_factory.mktemp("qa")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPORT, corpus / REPORT.name)
+    return Settings(corpus_dir=corpus, models_dir=base / "models")
+
+
+@pytest.fixture(scope="session")
+def built(settings):
+    from qa_service.service import build
+
+    return build(settings)
+
+
+@pytest.fixture(scope="session")
+def index(built):
+    return built.index
+
+
+@pytest.fixture(scope="session")
+def answerer(index, settings):
+    from qa_service.service import make_answerer
+
+    return make_answerer(index, settings)
+
+
+@pytest.fixture(scope="session")
+def app(settings, answerer):
+    from qa_service.api import create_app
+
+    return create_app(settings, answerer)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def ada_answerer(tmp_path_factory):
+    """The five dev 'other reports' and the rest of the ADA corpus, loaded from JSONL in place."""
+    if not ADA.exists():
+        pytest.skip("shared ADA corpus not present")
+    from qa_service.service import build, make_answerer
+
+    base = tmp_path_factory.mktemp("ada")
+    s = Settings(corpus_dir=base / "empty", models_dir=base / "models", jsonl_files=(ADA,))
+    return make_answerer(build(s).index, s)
