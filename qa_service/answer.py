@@ -76,6 +76,7 @@ class Answerer:
         self.context_weight = context_weight
         self.candidates = candidates
         self.abstain_threshold = abstain_threshold
+        self._doc_entities: dict[str, list[Entity]] = {}
         s = index.sentences
         # Neighbours count as context only inside the same section of the same document.
         same = (s["doc"][1:] == s["doc"][:-1]) & (s["section"][1:] == s["section"][:-1])
@@ -98,6 +99,16 @@ class Answerer:
         q_entities = self.entities(question) if self.entities else []
         message = None if answers else NO_ANSWER
         return AskResult(question, answers, analysis, message, q_entities, (time.perf_counter() - t0) * 1000)
+
+    def document_entities(self, doc) -> list[Entity]:
+        """Entities of a whole document (computed on first request, then cached)."""
+        if not self.entities:
+            return []
+        cached = self._doc_entities.get(doc.id)
+        if cached is None:
+            cached = self.entities(doc.text)
+            self._doc_entities[doc.id] = cached
+        return cached
 
     # ------------------------------------------------------------------ steps
     def _rows(self, document_id: str | None) -> slice:

@@ -65,6 +65,34 @@ def ask():
     return jsonify(result.to_dict())
 
 
+def _document(doc_id: str):
+    index = _state().answerer.index
+    d = index.doc_by_id.get(doc_id)
+    if d is None:
+        raise ApiError(404, "unknown_document", f"no document with id {doc_id!r}")
+    return index.docs[d]
+
+
+@api.get("/documents")
+def documents():
+    index = _state().answerer.index
+    out = []
+    for d, doc in enumerate(index.docs):
+        names = list(dict.fromkeys(s.name for s in doc.sections))
+        out.append({"id": doc.id, "title": doc.title, "sections": names,
+                    "n_passages": int(index.doc_rows[d + 1] - index.doc_rows[d]), "chars": len(doc.text)})
+    return jsonify({"documents": out})
+
+
+@api.get("/documents/<path:doc_id>")
+def document(doc_id: str):
+    doc = _document(doc_id)
+    entities = _state().answerer.document_entities(doc)
+    return jsonify({"id": doc.id, "title": doc.title, "text": doc.text,
+                    "sections": [s.to_dict() for s in doc.sections],
+                    "entities": [e.to_dict() for e in entities]})
+
+
 @api.get("/health")
 def health():
     index = _state().answerer.index

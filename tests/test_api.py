@@ -39,3 +39,14 @@ def test_bad_requests(client):
     _error(client.get("/api/ask"), 405, "method_not_allowed")
     _error(client.get("/api/nothing"), 404, "not_found")
     _error(client.post("/api/ask", json={"question": "ok?", "document_id": "missing"}), 404, "unknown_document")
+
+
+def test_documents_list_and_detail(client, index):
+    docs = client.get("/api/documents").get_json()["documents"]
+    assert docs[0]["id"] == "calcinosis-cutis-universalis-sle"
+    assert "Case report" in docs[0]["sections"] and docs[0]["n_passages"] == 51
+    body = client.get("/api/documents/calcinosis-cutis-universalis-sle").get_json()
+    assert body["text"] == index.docs[0].text
+    fig1 = next(s for s in body["sections"] if s["name"] == "Figure 1")
+    assert body["text"][fig1["start"]:fig1["end"]].startswith("Chest radiograph")
+    _error(client.get("/api/documents/nope"), 404, "unknown_document")
