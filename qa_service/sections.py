@@ -12,32 +12,38 @@ _SENTENCE_END_BEFORE = re.compile(r"(?:^|[.!?:;)\]\"”]\s*|\n\s*)$")
 
 def _heading_hits(text: str) -> list[tuple[int, int, str, str]]:
     """(heading start, content start, canonical name, heading as written), navigation runs removed."""
-    hits: list[tuple[int, int, str, str]] = []
+    cands = []
     for m in HEADING_RE.finditer(text):
         head = m.group("head")
-        if not head[:1].isupper():
+        name = canonical_heading(head)
+        if not name or not head[:1].isupper():
             continue
-        before = text[max(0, m.start() - 3):m.start()]
         block_start = m.start() == 0 or text[m.start() - 1] == "\n"
         upper = head.isupper() and len(head) >= 4
+        if not upper and not block_start and head.split()[0][1:] != head.split()[0][1:].lower():
+            continue  # "Case Of" inside a title is not a heading; "Case report" and "CASE REPORT" are
+        sentence_end = bool(_SENTENCE_END_BEFORE.search(text[max(0, m.start() - 3):m.start()]))
+        cands.append((m.start(), m.end(), name, m.group(0).strip(), block_start or upper or sentence_end))
+    hits: list[tuple[int, int, str, str]] = []
+    i = 0
+    while i < len(cands):
+        # A run of headings with only white space between them is a navigation menu
+        # ("Abstract Introduction Case presentation ..."); the last one may head real text.
+        j = i
+        while j + 1 < len(cands) and not text[cands[j][1]:cands[j + 1][0]].strip():
+            j += 1
+        start, cstart, name, written, context_ok = cands[j]
+        next_start = cands[j + 1][0] if j + 1 < len(cands) else len(text)
         # Keyword lists have no final period, so the heading after them needs no sentence end.
-        after_keywords = bool(hits) and hits[-1][2] == "Keywords" and m.start() - hits[-1][1] < 400
-        if not (block_start or upper or after_keywords or _SENTENCE_END_BEFORE.search(before)):
-            continue
-        # Title-case headings inline need the heading itself to be Title case ("Case report", not "Case Of").
-        if not upper and not block_start and not after_keywords and head.split()[0][1:] != head.split()[0][1:].lower():
-            continue
-        name = canonical_heading(head)
-        if name:
-            hits.append((m.start(), m.end(), name, m.group(0).strip()))
-    # A run of headings with nothing between them is a navigation menu ("Abstract Introduction Case ...").
-    kept = []
-    for i, hit in enumerate(hits):
-        nxt = hits[i + 1] if i + 1 < len(hits) else None
-        if nxt and not text[hit[1]:nxt[0]].strip():
-            continue
-        kept.append(hit)
-    return kept
+        after_keywords = bool(hits) and hits[-1][2] == "Keywords" and start - hits[-1][1] < 400
+        if j > i:
+            ok = next_start - cstart >= 200
+        else:
+            ok = context_ok or after_keywords
+        if ok:
+            hits.append((start, cstart, name, written))
+        i = j + 1
+    return hits
 
 
 def split_sections(text: str) -> list[Section]:
