@@ -38,6 +38,8 @@ class Settings:
     bm25_b: float = 0.75
     # Weight of the neighbouring sentences' scores in a sentence's passage score.
     context_weight: float = 0.35
+    # Query weight of a clinical concept the question mentions (a word of the question weighs 1).
+    concept_weight: float = 0.5
     # Candidates re-ranked per question (bounded whatever the corpus size).
     rerank_candidates: int = 60
     # Abstain when the calibrated answerability falls below this.

@@ -11,12 +11,13 @@ from .answer import Answerer
 from .config import Settings
 from .corpus import LoadError, fingerprint, load_corpus
 from .index import Index, IndexError_, build_index, load_index, read_meta, save_index
+from .concepts import load_matcher
 from .lexicon import is_word
 
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, sectioning or featurization changes, so old indexes are rebuilt.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -31,10 +32,16 @@ def corpus_fingerprint(settings: Settings) -> str:
     return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=f"v{PIPELINE_VERSION}")
 
 
-def featurizer() -> Callable[[str], list[str]]:
+def featurizer(settings: Settings) -> Callable[[str], list[str]]:
+    """Index terms of a sentence: word stems plus the clinical concepts it mentions."""
     from .analysis import terms
 
-    return terms
+    matcher = load_matcher(settings.models_dir)
+
+    def featurize(text: str) -> list[str]:
+        return terms(text) + matcher.ids(text)
+
+    return featurize
 
 
 def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = None) -> BuildReport:
@@ -44,7 +51,7 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
     docs, errors = load_corpus(settings.corpus_dir, settings.jsonl_files, is_word=is_word, progress=progress)
     for err in errors:
         log.warning("skipped %s", err)
-    index = build_index(docs, featurizer(), k1=settings.bm25_k1, b=settings.bm25_b,
+    index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b,
                         meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors]})
     save_index(index, settings.models_dir)
@@ -65,5 +72,10 @@ def load_or_build(settings: Settings) -> BuildReport:
 
 
 def make_answerer(index: Index, settings: Settings) -> Answerer:
-    return Answerer(index, context_weight=settings.context_weight, candidates=settings.rerank_candidates,
-                    abstain_threshold=settings.abstain_threshold)
+    matcher = load_matcher(settings.models_dir)
+
+    def expand(question: str, q_terms: list[str]) -> dict[str, float]:
+        return {cid: settings.concept_weight for cid in matcher.ids(question)}
+
+    return Answerer(index, expand=expand, context_weight=settings.context_weight,
+                    candidates=settings.rerank_candidates, abstain_threshold=settings.abstain_threshold)

