@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from .analysis import query_terms, terms as text_terms
 from .domain import Answer, Entity
 from .index import Index
 from .passages import window
-from .question import QuestionAnalysis, analyze_question, holds_type
+from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, analyze_question, holds_type
 
 NO_ANSWER = "The report does not seem to answer this question."
 
@@ -23,6 +24,8 @@ W_COVER = 0.35  # idf-weighted share of the question's terms found in the senten
 W_COVER_WIN = 0.10  # ... found in the sentence's passage window
 W_TYPE = 0.15  # the sentence holds an answer of the expected type
 W_SECTION = 0.06
+W_EARLY = 0.10  # the question's words open the sentence (it is about them)
+_STRONG_DEFINITION = re.compile(r"\((?:or|i\.e\.|also known as)\b|\b(?:is|are) defined as\b|\brefers? to\b|\b(?:also )?known as\b", re.I)
 
 # Answerability: logistic model over the top answer's evidence (fitted on the dev sets).
 ABSTAIN_COEF = {"bias": -4.0, "cover": 5.0, "cover_win": 2.5, "top_idf_hit": 1.5, "type": 0.5}
@@ -56,6 +59,7 @@ class _Candidate:
     top_idf_hit: float = 0.0
     typed: float = 0.0
     section: float = 0.0
+    early: float = 0.0
     final: float = 0.0
     answerability: float = 0.0
 
@@ -67,12 +71,16 @@ class UnknownDocument(KeyError):
 class Answerer:
     """Question answering over one loaded Index."""
 
-    def __init__(self, index: Index, *, expand: Callable[[str, list[str]], dict[str, float]] | None = None,
+    def __init__(self, index: Index, *, expand: Callable[[str], list[tuple[str, frozenset[str]]]] | None = None,
+                 concept_weight: float = 0.5,
                  entities: Callable[[str], list[Entity]] | None = None,
+                 concepts: Callable[[str], list[str]] | None = None,
                  context_weight: float = 0.35, candidates: int = 60, abstain_threshold: float = 0.5):
         self.index = index
         self.expand = expand
+        self.concept_weight = concept_weight
         self.entities = entities
+        self.concepts = concepts
         self.context_weight = context_weight
         self.candidates = candidates
         self.abstain_threshold = abstain_threshold
@@ -82,6 +90,12 @@ class Answerer:
         same = (s["doc"][1:] == s["doc"][:-1]) & (s["section"][1:] == s["section"][:-1])
         self._same_prev = np.concatenate([[False], same])
         self._same_next = np.concatenate([same, [False]])
+        # Canonical section name of every sentence, as ids into self._section_names (vectorised filters).
+        names: dict[str, int] = {}
+        per_doc = [[names.setdefault(sec.name.lower(), len(names)) for sec in doc.sections] for doc in index.docs]
+        self._section_ids = np.array([per_doc[d][k] for d, k in zip(s["doc"], s["section"])], dtype=np.int32) \
+            if len(s["doc"]) else np.zeros(0, dtype=np.int32)
+        self._section_index = names
 
     # ------------------------------------------------------------------ public
     def ask(self, question: str, top_k: int = 3, document_id: str | None = None,
@@ -89,12 +103,13 @@ class Answerer:
         t0 = time.perf_counter()
         q_terms = query_terms(question)
         analysis = analyze_question(question, q_terms)
-        weights = self._query_weights(question, q_terms)
+        mentions = self.expand(question) if self.expand else []
+        weights = self._query_weights(q_terms, mentions)
         rows = self._rows(document_id)
         answers: list[Answer] = []
-        cands = self._candidates(weights, rows, section) if weights else []
+        cands = self._candidates(weights, rows, section, analysis.section) if weights else []
         if cands:
-            self._rerank(cands, weights, analysis)
+            self._rerank(cands, q_terms, mentions, weights, analysis)
             answers = self._select(cands, top_k)
         q_entities = self.entities(question) if self.entities else []
         message = None if answers else NO_ANSWER
@@ -119,28 +134,27 @@ class Answerer:
             raise UnknownDocument(document_id)
         return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
 
-    def _query_weights(self, question: str, q_terms: list[str]) -> dict[str, float]:
+    def _query_weights(self, q_terms: list[str], mentions: list[tuple[str, frozenset[str]]]) -> dict[str, float]:
         weights: dict[str, float] = dict(Counter(q_terms))
-        if self.expand:
-            for term, w in self.expand(question, q_terms).items():
-                weights[term] = max(weights.get(term, 0.0), w)
+        for cid, _ in mentions:
+            weights[cid] = max(weights.get(cid, 0.0), self.concept_weight)
         return weights
 
-    def _candidates(self, weights: dict[str, float], rows: slice, section: str | None) -> list[_Candidate]:
+    def _candidates(self, weights: dict[str, float], rows: slice, section: str | None,
+                    named_section: str | None) -> list[_Candidate]:
         base = self.index.score(weights, rows)
-        if not base.any():
-            return []
         ctx = base.copy()
         prev_ok = self._same_prev[rows]
         next_ok = self._same_next[rows]
         ctx[1:] += self.context_weight * base[:-1] * prev_ok[1:]
         ctx[:-1] += self.context_weight * base[1:] * next_ok[:-1]
         ctx *= self.index.sentences["indexed"][rows]
+        sec_ids = self._section_ids[rows]
+        if named_section:  # "what is the conclusion?": the named section's sentences are candidates too
+            named = self._section_index.get(named_section.lower(), -1)
+            ctx += 1e-3 * (sec_ids == named) * self.index.sentences["indexed"][rows]
         if section:
-            wanted = section.strip().lower()
-            for i, r in enumerate(range(rows.start, rows.stop)):
-                if self._section_name(r).lower() != wanted:
-                    ctx[i] = 0.0
+            ctx *= sec_ids == self._section_index.get(section.strip().lower(), -1)
         k = min(self.candidates, int((ctx > 0).sum()))
         if k == 0:
             return []
@@ -156,41 +170,74 @@ class Answerer:
         doc = self.index.docs[int(s["doc"][row])]
         return doc.text[int(s["start"][row]):int(s["end"][row])]
 
-    def _rerank(self, cands: list[_Candidate], weights: dict[str, float], qa: QuestionAnalysis) -> None:
-        idf = {t: self.index.term_idf(t) for t in weights}
-        total = sum(idf[t] * min(w, 1.0) for t, w in weights.items()) or 1.0
-        top_term = max(idf, key=idf.get)
+    def _rerank(self, cands: list[_Candidate], q_terms: list[str], mentions: list[tuple[str, frozenset[str]]],
+                weights: dict[str, float], qa: QuestionAnalysis) -> None:
+        # Coverage is counted per question word: a word is covered by itself or by a concept that
+        # stands for it ("kidney" by "renal"), weighted by the word's idf.
+        words = list(dict.fromkeys(q_terms))
+        idf = {t: self.index.term_idf(t) for t in words}
+        alternatives = {t: {cid for cid, stems in mentions if t in stems} for t in words}
+        total = sum(idf.values()) or 1.0
+        top_term = max(idf, key=idf.get) if idf else None
         best_lex = max(c.lex for c in cands) or 1.0
-        s = self.index.sentences
         for c in cands:
             text = self._sentence_text(c.row)
             own = set(text_terms(text))
+            concepts = set(self.concepts(text)) if self.concepts else set()
+            own |= concepts
             win = set(own)
-            if self._same_prev[c.row]:
-                win.update(text_terms(self._sentence_text(c.row - 1)))
-            if c.row + 1 < len(self._same_next) and self._same_next[c.row]:
-                win.update(text_terms(self._sentence_text(c.row + 1)))
-            c.cover = sum(idf[t] * min(w, 1.0) for t, w in weights.items() if t in own) / total
-            c.cover_win = sum(idf[t] * min(w, 1.0) for t, w in weights.items() if t in win) / total
-            c.top_idf_hit = 1.0 if top_term in win else 0.0
-            c.typed = 1.0 if holds_type(qa.answer_type, text) else 0.0
-            c.section = self._section_prior(self._section_name(c.row), qa)
+            for nb in (c.row - 1, c.row + 1):
+                if (nb == c.row - 1 and self._same_prev[c.row]) or (nb == c.row + 1 and self._same_next[c.row]):
+                    nb_text = self._sentence_text(nb)
+                    win.update(text_terms(nb_text))
+                    win.update(self.concepts(nb_text) if self.concepts else ())
+            hit = {t for t in words if t in own or alternatives[t] & own}
+            hit_win = {t for t in words if t in win or alternatives[t] & win}
+            c.cover = sum(idf[t] for t in hit) / total
+            c.cover_win = sum(idf[t] for t in hit_win) / total
+            c.top_idf_hit = 1.0 if top_term is None or top_term in hit_win else 0.0
+            n_findings = sum(1 for cid in concepts if cid.startswith("HP:"))
+            c.typed = self._type_evidence(qa, text, n_findings, words)
+            c.section = self._section_prior(self._section_name(c.row), qa, text)
+            c.early = self._early(text, words, idf, alternatives)
             c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
-                       + W_TYPE * c.typed + W_SECTION * c.section)
+                       + W_TYPE * c.typed + W_SECTION * c.section + W_EARLY * c.early)
             z = (ABSTAIN_COEF["bias"] + ABSTAIN_COEF["cover"] * c.cover + ABSTAIN_COEF["cover_win"] * c.cover_win
                  + ABSTAIN_COEF["top_idf_hit"] * c.top_idf_hit + ABSTAIN_COEF["type"] * c.typed)
             c.answerability = 1.0 / (1.0 + math.exp(-z))
         cands.sort(key=lambda c: c.final, reverse=True)
 
+    def _early(self, text: str, words: list[str], idf: dict[str, float], alternatives: dict[str, set[str]]) -> float:
+        """Share of the question's words in the sentence's first words: the sentence is about them."""
+        head = text[:60]
+        head_terms = set(text_terms(head)) | (set(self.concepts(head)) if self.concepts else set())
+        total = sum(idf.values()) or 1.0
+        return sum(idf[t] for t in words if t in head_terms or alternatives[t] & head_terms) / total
+
     @staticmethod
-    def _section_prior(name: str, qa: QuestionAnalysis) -> float:
+    def _type_evidence(qa: QuestionAnalysis, text: str, n_findings: int, words: list[str]) -> float:
+        if qa.answer_type == "definition":
+            lead = set(text_terms(text[:50]))
+            if not words or not all(t in lead for t in words):
+                return 0.0
+            return 1.0 if _STRONG_DEFINITION.search(text[:120]) else (0.5 if holds_type("definition", text) else 0.0)
+        return 1.0 if holds_type(qa.answer_type, text, n_findings) else 0.0
+
+    @staticmethod
+    def _section_prior(name: str, qa: QuestionAnalysis, text: str) -> float:
+        """Section and sentence evidence: case narrative for questions about the patient, the
+        discussion for general ones, the section a question names."""
         if name == "Front matter":
             return -1.0
-        patient_sections = ("Case report", "Abstract", "Body", "Results")
-        general_sections = ("Discussion", "Introduction", "Conclusion")
+        if qa.section:
+            return 2.0 if name == qa.section else -0.5
+        patient_like = len(PATIENT_SENTENCE.findall(text)) - len(GENERAL_SENTENCE.findall(text))
         if qa.about_patient:
-            return 1.0 if name in patient_sections else (0.3 if name.startswith(("Figure", "Table")) else 0.0)
-        return 0.5 if name in general_sections else 0.0
+            prior = {"Case report": 1.0, "Body": 0.8, "Results": 0.6, "Abstract": 0.3}.get(name, 0.0)
+            if name.startswith(("Figure", "Table")):
+                prior = 0.3
+            return prior + 0.25 * max(-2, min(2, patient_like))
+        return (0.5 if name in ("Discussion", "Introduction", "Conclusion") else 0.0) - 0.25 * max(-2, min(2, patient_like))
 
     def _select(self, cands: list[_Candidate], top_k: int) -> list[Answer]:
         if cands[0].answerability < self.abstain_threshold:

@@ -176,6 +176,14 @@ class ConceptMatcher:
                     found.append((s, e, cid))
         return sorted(set(found))
 
+    def mentions(self, text: str) -> list[tuple[str, frozenset[str]]]:
+        """(concept id, stems of the words it covers) for each concept mentioned in a text."""
+        words = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(fold(text))]
+        out = []
+        for s, e, cid in self.find(words):
+            out.append((cid, frozenset(stem(w) for w, ws, we in words if ws >= s and we <= e)))
+        return out
+
     def ids(self, text: str) -> list[str]:
         """Concept ids mentioned in a text (with repeats), for indexing and queries."""
         words = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(fold(text))]

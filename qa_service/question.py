@@ -37,6 +37,7 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
     ("treatment", re.compile(r"\btreat(?:ed|ment|ments)?\b|\bmanag(?:ed|ement)\b|\btherap(?:y|ies)\b|\b(?:drug|drugs|medication|medications|medicine|medicines|antibiotic|antibiotics|steroid|steroids|tablet|tablets|pill|pills|injection|surgery|operation|procedure|resection)\b|\bgiven\b|\bprescribed\b|\bstarted on\b|\bput on\b", re.I)),
     ("diagnosis", re.compile(r"\bdiagnos\w*\b|\bwhat (?:disease|condition|illness|syndrome)\b|\bwhat did (?:she|he|they|the patient) have\b", re.I)),
     ("outcome", re.compile(r"\boutcome\b|\bfollow[- ]?up\b|\bprognosis\b|\brecover\w*\b|\bdischarg\w*\b|\bsent home\b|\bhow (?:was|is) (?:she|he|the patient) doing\b|\bsurviv\w*\b|\bdie[d]?\b", re.I)),
+    ("findings", re.compile(r"\bwhat (?:\w+ )?(?:symptoms|complaints|signs|illnesses|diseases|conditions|problems|features|manifestations|comorbidities)\b|\bwhich (?:\w+ )?(?:symptoms|signs|illnesses|conditions|features)\b|\bpresenting complaints?\b", re.I)),
     ("finding", re.compile(r"\bwhat did (?:the )?[\w\s-]{0,40}\b(?:show|reveal|demonstrate|find|detect|confirm|disclose)\b|\bwhat (?:was|were) (?:found|seen|noted|observed|detected)\b|\bfindings?\b|\bshow(?:ed|n)?\b|\breveal\w*\b|\bexamination\b|\bscan\b|\bbiopsy\b|\bimaging\b|\bpositive\b|\bnegative\b", re.I)),
     ("location", re.compile(r"^\s*where\b|\bwhich (?:areas?|sites?|parts?|regions?|organs?|joints?)\b|\bwhere on\b", re.I)),
     ("definition", re.compile(r"^\s*what (?:is|are)\s+(?:an?\s+)?[\w\s-]+\??$|\bdefin\w*\b|\bmeaning of\b", re.I)),
@@ -44,6 +45,16 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern]] = [
 
 _YES_NO = re.compile(r"^\s*(?:is|are|was|were|did|does|do|had|has|have|can|could|will|would|should|may|might|any)\b", re.I)
 _PATIENT = re.compile(r"\b(?:she|he|her|his|him|they|the patient|this patient|the woman|the man|the boy|the girl|the child|the baby|the infant)\b", re.I)
+# Questions about the disease in general rather than about this patient.
+_GENERAL = re.compile(r"^\s*(?:what (?:is|are) (?:an? )?(?!(?:the|her|his|their)\b)|can\b|could\b|is \w+ (?:\w+ )?(?:common|rare|frequent)|how (?:common|rare|often|frequent)|which \w+ are (?:seen|typical|common))"
+                      r"|\b(?:usually|typically|generally|commonly|in general|according to (?:the )?(?:discussion|literature|introduction|authors)|of all\b|what share|what proportion|what percentage|per the)\b", re.I)
+_SECTION_WORDS = {"conclusion": "Conclusion", "conclusions": "Conclusion", "discussion": "Discussion",
+                  "introduction": "Introduction", "background": "Introduction", "abstract": "Abstract",
+                  "summary": "Abstract"}
+# A sentence about this patient (past tense narrative, patient words) rather than general knowledge.
+PATIENT_SENTENCE = re.compile(r"\b(?:she|he|her|his|him|our patient|the patient|this patient|patient was|was|were|had|showed|revealed|underwent|received|presented|admitted|developed)\b", re.I)
+GENERAL_SENTENCE = re.compile(r"\b(?:may|can|is|are|typically|usually|often|commonly|generally|reported|described|cases)\b", re.I)
+_DEFINITION_CUE = re.compile(r"^[^.;]{0,60}?\b(?:is|are)\s+(?:an?|the|one|defined|characteri[sz]ed|known|called|referred)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class QuestionAnalysis:
     answer_type: str  # one of the keys of TYPE_EVIDENCE, or "other"
     yes_no: bool
     about_patient: bool  # asks about this patient rather than the disease in general
+    section: str | None = None  # a section the question names ("according to the discussion")
     terms: list[str] = field(default_factory=list)  # content terms (stems)
 
     def to_dict(self) -> dict:
@@ -62,12 +74,17 @@ def analyze_question(question: str, terms: list[str]) -> QuestionAnalysis:
     return QuestionAnalysis(
         answer_type=answer_type,
         yes_no=bool(_YES_NO.match(question)),
-        about_patient=bool(_PATIENT.search(question)),
+        about_patient=bool(_PATIENT.search(question)) or not _GENERAL.search(question),
+        section=next((name for w, name in _SECTION_WORDS.items() if re.search(rf"\b{w}\b", question, re.I)), None),
         terms=terms,
     )
 
 
-def holds_type(answer_type: str, sentence: str) -> bool:
-    """Whether a sentence holds text of the expected answer type."""
+def holds_type(answer_type: str, sentence: str, n_findings: int = 0) -> bool:
+    """Whether a sentence holds text of the expected answer type (`n_findings`: clinical findings in it)."""
+    if answer_type == "definition":
+        return bool(_DEFINITION_CUE.search(sentence))
+    if answer_type == "findings":
+        return n_findings >= 2
     pat = TYPE_EVIDENCE.get(answer_type)
     return bool(pat and pat.search(sentence))

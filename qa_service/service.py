@@ -74,8 +74,5 @@ def load_or_build(settings: Settings) -> BuildReport:
 def make_answerer(index: Index, settings: Settings) -> Answerer:
     matcher = load_matcher(settings.models_dir)
 
-    def expand(question: str, q_terms: list[str]) -> dict[str, float]:
-        return {cid: settings.concept_weight for cid in matcher.ids(question)}
-
-    return Answerer(index, expand=expand, context_weight=settings.context_weight,
+    return Answerer(index, expand=matcher.mentions, concepts=matcher.ids, concept_weight=settings.concept_weight, context_weight=settings.context_weight,
                     candidates=settings.rerank_candidates, abstain_threshold=settings.abstain_threshold)
