@@ -10,7 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from .analysis import query_terms, terms as text_terms
+from .analysis import QUESTION_STOP_WORDS, query_terms, stem, terms as text_terms, tokens
+from .wordstats import rarity
 from .domain import Answer, Entity
 from .index import Index
 from .passages import window
@@ -27,8 +28,12 @@ W_SECTION = 0.06
 W_EARLY = 0.10  # the question's words open the sentence (it is about them)
 _STRONG_DEFINITION = re.compile(r"\((?:or|i\.e\.|also known as)\b|\b(?:is|are) defined as\b|\brefers? to\b|\b(?:also )?known as\b", re.I)
 
-# Answerability: logistic model over the top answer's evidence (fitted on the dev sets).
-ABSTAIN_COEF = {"bias": -4.0, "cover": 5.0, "cover_win": 2.5, "top_idf_hit": 1.5, "type": 0.5}
+# Answerability: a logistic model over the top answer's evidence, fitted on both dev sets
+# (benchmarks/calibrate.py prints these).
+RARE = 0.62  # rarity (wordstats) from which a word counts as a specific term: Zipf frequency <= 3.6
+STRICT_TYPES = frozenset({"age", "dose", "measurement", "count", "date", "duration"})
+ABSTAIN_COEF = {"bias": 0.94, "cover": 0.39, "cover_win": 0.09, "typed": -0.02, "miss_doc": -1.74, "miss_win": -1.48,
+                "untyped_strict": -2.56}
 
 
 @dataclass
@@ -62,6 +67,7 @@ class _Candidate:
     early: float = 0.0
     final: float = 0.0
     answerability: float = 0.0
+    features: dict = field(default_factory=dict)
 
 
 class UnknownDocument(KeyError):
@@ -110,6 +116,7 @@ class Answerer:
         cands = self._candidates(weights, rows, section, analysis.section) if weights else []
         if cands:
             self._rerank(cands, q_terms, mentions, weights, analysis)
+            self._judge(cands[: max(top_k, 1) * 2], question, q_terms, mentions, analysis)
             answers = self._select(cands, top_k)
         q_entities = self.entities(question) if self.entities else []
         message = None if answers else NO_ANSWER
@@ -202,10 +209,46 @@ class Answerer:
             c.early = self._early(text, words, idf, alternatives)
             c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
                        + W_TYPE * c.typed + W_SECTION * c.section + W_EARLY * c.early)
-            z = (ABSTAIN_COEF["bias"] + ABSTAIN_COEF["cover"] * c.cover + ABSTAIN_COEF["cover_win"] * c.cover_win
-                 + ABSTAIN_COEF["top_idf_hit"] * c.top_idf_hit + ABSTAIN_COEF["type"] * c.typed)
-            c.answerability = 1.0 / (1.0 + math.exp(-z))
         cands.sort(key=lambda c: c.final, reverse=True)
+
+    def _judge(self, cands: list[_Candidate], question: str, q_terms: list[str],
+               mentions: list[tuple[str, frozenset[str]]], analysis: QuestionAnalysis) -> None:
+        """Answerability of the leading candidates: how much of the question they cover, and whether
+        a rare (specific) word of the question is missing from the candidate's whole document."""
+        surface = {stem(t): t for t in tokens(question) if t not in QUESTION_STOP_WORDS}
+        words = list(dict.fromkeys(q_terms))
+        # Broad families ("scan" for CT) help retrieval but do not show the report answers the question.
+        alternatives = {t: [cid for cid, stems in mentions if t in stems and not cid.startswith("FAMILY:")]
+                        for t in words}
+        for c in cands:
+            d = int(self.index.sentences["doc"][c.row])
+            win_terms = self._window_terms(c.row)
+            miss_doc = miss_win = 0.0
+            for t in words:
+                # A clinical term (a concept of the vocabulary) or a rare word names something specific.
+                r = 1.0 if alternatives[t] else rarity(surface.get(t, t))
+                specific = r if r >= RARE else 0.0
+                if t in win_terms or any(a in win_terms for a in alternatives[t]):
+                    continue
+                miss_win = max(miss_win, specific)
+                if not (self.index.doc_has_term(d, t) or any(self.index.doc_has_term(d, a) for a in alternatives[t])):
+                    miss_doc = max(miss_doc, specific)
+            strict = analysis.answer_type in STRICT_TYPES
+            c.features = {"cover": c.cover, "cover_win": c.cover_win, "typed": c.typed,
+                          "miss_doc": miss_doc, "miss_win": miss_win,
+                          "untyped_strict": 1.0 if strict and not c.typed else 0.0}
+            z = ABSTAIN_COEF["bias"] + sum(ABSTAIN_COEF[k] * v for k, v in c.features.items())
+            c.answerability = 1.0 / (1.0 + math.exp(-z))
+
+    def _window_terms(self, row: int) -> set[str]:
+        out: set[str] = set()
+        for r in (row - 1, row, row + 1):
+            if r == row or (r == row - 1 and self._same_prev[row]) or (r == row + 1 and self._same_next[row]):
+                text = self._sentence_text(r)
+                out.update(text_terms(text))
+                if self.concepts:
+                    out.update(self.concepts(text))
+        return out
 
     def _early(self, text: str, words: list[str], idf: dict[str, float], alternatives: dict[str, set[str]]) -> float:
         """Share of the question's words in the sentence's first words: the sentence is about them."""

@@ -18,7 +18,7 @@ from typing import Iterable
 from .analysis import fold, stem
 
 VOCAB_DIR = Path(__file__).parent / "vocab"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MAX_TERM_WORDS = 6
 
 # Function words ignored when matching concepts.
@@ -87,7 +87,8 @@ def _read_tsv(path: Path) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def _source_hash() -> str:
+def vocabulary_hash() -> str:
+    """Fingerprint of the shipped vocabulary files (and of this compiler's version)."""
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
     for p in [hpo_obo_path(), VOCAB_DIR / "lay_terms.tsv", VOCAB_DIR / "abbreviations.tsv"]:
         st = p.stat()
@@ -115,8 +116,10 @@ def compile_vocabulary() -> dict:
         for phrase in [name, *syns]:
             add_phrase(hid, phrase)
     for name, variants in _read_tsv(VOCAB_DIR / "lay_terms.tsv"):
-        cid = f"LAY:{name}"
-        concepts[cid] = [name, "LAY"]
+        broad = name.startswith("*")
+        name = name.lstrip("*")
+        cid = f"{'FAMILY' if broad else 'LAY'}:{name}"
+        concepts[cid] = [name, "FAMILY" if broad else "LAY"]
         for v in variants:
             if v.endswith("-") and len(v) > 3:
                 prefixes.setdefault(v[:-1].lower(), []).append(cid)
@@ -191,7 +194,7 @@ class ConceptMatcher:
 
 
 def _cache_path(models_dir: Path | None) -> Path | None:
-    return models_dir / f"vocabulary-{_source_hash()}.json" if models_dir else None
+    return models_dir / f"vocabulary-{vocabulary_hash()}.json" if models_dir else None
 
 
 @lru_cache(maxsize=4)

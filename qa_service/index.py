@@ -75,6 +75,16 @@ class Index:
             sub = sub[rows]
         return np.asarray(sub @ weights).ravel()
 
+    def doc_has_term(self, d: int, term: str) -> bool:
+        """Whether any sentence of document d holds the term (a look at one CSC column)."""
+        col = self.vocab.get(term)
+        if col is None:
+            return False
+        rows = self.matrix.indices[self.matrix.indptr[col]:self.matrix.indptr[col + 1]]
+        lo, hi = self.doc_rows[d], self.doc_rows[d + 1]
+        i = np.searchsorted(rows, lo)
+        return bool(i < len(rows) and rows[i] < hi)
+
     def term_idf(self, term: str) -> float:
         col = self.vocab.get(term)
         return float(self.idf[col]) if col is not None else float(self.meta.get("max_idf", 10.0))

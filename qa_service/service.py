@@ -11,13 +11,13 @@ from .answer import Answerer
 from .config import Settings
 from .corpus import LoadError, fingerprint, load_corpus
 from .index import Index, IndexError_, build_index, load_index, read_meta, save_index
-from .concepts import load_matcher
+from .concepts import load_matcher, vocabulary_hash
 from .lexicon import is_word
 
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, sectioning or featurization changes, so old indexes are rebuilt.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass
@@ -29,7 +29,8 @@ class BuildReport:
 
 
 def corpus_fingerprint(settings: Settings) -> str:
-    return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=f"v{PIPELINE_VERSION}")
+    """Changes when the corpus, the pipeline version or the shipped vocabulary changes."""
+    return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=f"v{PIPELINE_VERSION}-{vocabulary_hash()}")
 
 
 def featurizer(settings: Settings) -> Callable[[str], list[str]]:
