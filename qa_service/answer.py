@@ -30,6 +30,7 @@ _STRONG_DEFINITION = re.compile(r"\((?:or|i\.e\.|also known as)\b|\b(?:is|are) d
 
 # Answerability: a logistic model over the top answer's evidence, fitted on both dev sets
 # (benchmarks/calibrate.py prints these).
+EXPANSION_WORD_FACTOR = 0.3
 RARE = 0.62  # rarity (wordstats) from which a word counts as a specific term: Zipf frequency <= 3.6
 STRICT_TYPES = frozenset({"age", "dose", "measurement", "count", "date", "duration"})
 ABSTAIN_COEF = {"bias": 0.94, "cover": 0.39, "cover_win": 0.09, "typed": -0.02, "miss_doc": -1.74, "miss_win": -1.48,

@@ -18,8 +18,9 @@ from typing import Iterable
 from .analysis import fold, stem
 
 VOCAB_DIR = Path(__file__).parent / "vocab"
-CACHE_VERSION = 3
+CACHE_VERSION = 5
 MAX_TERM_WORDS = 6
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
 # Function words ignored when matching concepts.
 _STOP = frozenset(
@@ -40,7 +41,7 @@ def content_stems(text: str) -> list[str]:
 class ConceptInfo:
     id: str  # "HP:0002045", "LAY:fever", "ABBR:CT"
     name: str
-    label: str  # FINDING | LAY | ABBREVIATION
+    label: str  # FINDING | DRUG | TEST | ANATOMY | PROCEDURE | CONTEXT
 
 
 def hpo_obo_path() -> Path:
@@ -77,13 +78,18 @@ def _parse_obo(path: Path) -> Iterable[tuple[str, str, list[str], list[str]]]:
         yield term["id"], term["name"], term["syn"], term["is_a"]
 
 
-def _read_tsv(path: Path) -> list[tuple[str, list[str]]]:
+def _read_tsv(path: Path) -> list[tuple[str, list[str], str]]:
+    """(name, variants, label) rows; a line "## LABEL" sets the label of the rows after it."""
     rows = []
+    label = "FINDING"
     for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            label = line[3:].strip()
+            continue
         if not line.strip() or line.startswith("#"):
             continue
         name, _, variants = line.partition("\t")
-        rows.append((name.strip(), [v.strip() for v in variants.split("|") if v.strip()]))
+        rows.append((name.strip(), [v.strip() for v in variants.split("|") if v.strip()], label))
     return rows
 
 
@@ -111,15 +117,31 @@ def compile_vocabulary() -> dict:
         if cid not in ids:
             ids.append(cid)
 
-    for hid, name, syns, _parents in _parse_obo(hpo_obo_path()):
+    terms = list(_parse_obo(hpo_obo_path()))
+    children: dict[str, list[str]] = {}
+    for hid, _, _, parents in terms:
+        for p in parents:
+            children.setdefault(p, []).append(hid)
+    # Only phenotypic abnormalities are findings; HPO's modifier and frequency branches
+    # ("Excluded", "Frequent", "Mild") are not.
+    phenotypes: set[str] = set()
+    stack = [PHENOTYPIC_ABNORMALITY]
+    while stack:
+        node = stack.pop()
+        if node not in phenotypes:
+            phenotypes.add(node)
+            stack.extend(children.get(node, ()))
+    for hid, name, syns, _parents in terms:
+        if hid not in phenotypes or hid == PHENOTYPIC_ABNORMALITY:
+            continue
         concepts[hid] = [name, "FINDING"]
         for phrase in [name, *syns]:
             add_phrase(hid, phrase)
-    for name, variants in _read_tsv(VOCAB_DIR / "lay_terms.tsv"):
+    for name, variants, label in _read_tsv(VOCAB_DIR / "lay_terms.tsv"):
         broad = name.startswith("*")
         name = name.lstrip("*")
         cid = f"{'FAMILY' if broad else 'LAY'}:{name}"
-        concepts[cid] = [name, "FAMILY" if broad else "LAY"]
+        concepts[cid] = [name, label]
         for v in variants:
             if v.endswith("-") and len(v) > 3:
                 prefixes.setdefault(v[:-1].lower(), []).append(cid)
@@ -127,9 +149,9 @@ def compile_vocabulary() -> dict:
                 suffixes.setdefault(v[1:].lower(), []).append(cid)
             else:
                 add_phrase(cid, v)
-    for abbr, expansions in _read_tsv(VOCAB_DIR / "abbreviations.tsv"):
+    for abbr, expansions, label in _read_tsv(VOCAB_DIR / "abbreviations.tsv"):
         cid = f"ABBR:{abbr.upper()}"
-        concepts[cid] = [expansions[0] if expansions else abbr, "ABBREVIATION"]
+        concepts[cid] = [expansions[0] if expansions else abbr, label]
         add_phrase(cid, abbr)
         for e in expansions:
             add_phrase(cid, e)

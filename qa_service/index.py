@@ -90,22 +90,28 @@ class Index:
         return float(self.idf[col]) if col is not None else float(self.meta.get("max_idf", 10.0))
 
 
-def build_index(docs: Sequence[Document], featurize: Callable[[str], list[str]], *,
+def build_index(docs: Sequence[Document], featurize: Callable[[str, object], list[str]], *,
                 k1: float = 1.2, b: float = 0.75, meta: dict | None = None,
+                doc_context: Callable[[Document], object] = lambda d: None,
                 indexable: Callable[[Section], bool] = lambda s: s.kind != "unindexed") -> Index:
-    """Fit the BM25 sentence matrix over every sentence of indexable sections."""
-    texts: list[str] = []
+    """Fit the BM25 sentence matrix over every sentence of indexable sections.
+
+    `featurize(sentence, context)` gives a sentence's terms; `context` is `doc_context(document)`
+    (e.g. the abbreviations the document defines).
+    """
+    texts: list[tuple[str, object]] = []
     cols: dict[str, list[int]] = {c: [] for c in _SENTENCE_COLUMNS}
     for d, doc in enumerate(docs):
+        ctx = doc_context(doc)
         for s in doc.sentences:
             ok = indexable(doc.sections[s.section])
-            texts.append(doc.text[s.start:s.end] if ok else "")
+            texts.append((doc.text[s.start:s.end] if ok else "", ctx))
             for name, value in zip(_SENTENCE_COLUMNS, (d, s.start, s.end, s.section, s.paragraph,
                                                       s.raw_start, s.raw_end, int(ok))):
                 cols[name].append(value)
     table = {c: np.asarray(v, dtype=np.int32) for c, v in cols.items()}
-    vectorizer = CountVectorizer(analyzer=featurize, dtype=np.float32)
-    if texts and any(texts):
+    vectorizer = CountVectorizer(analyzer=lambda item: featurize(*item), dtype=np.float32)
+    if any(t for t, _ in texts):
         counts = vectorizer.fit_transform(texts).tocsr()
         vocab = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
     else:
