@@ -28,7 +28,7 @@
     form: $('composer'), question: $('question'), send: $('send'), clear: $('clear'),
     docFilter: $('doc-filter'), document: $('document'), section: $('section'),
     corpusLine: $('corpus-line'), main: $('main'),
-    source: $('source'), sourceTitle: $('source-title'), sourceBody: $('source-body'), sourceClose: $('source-close'),
+    source: $('source'), sourceTitle: $('source-title'), sourceWhere: $('source-where'), sourceBody: $('source-body'), sourceClose: $('source-close'),
   };
 
   let history = loadHistory();
@@ -233,14 +233,16 @@
     return el('div', { class: `msg msg-reply msg-${kind}` }, el('span', { class: 'visually-hidden', text: label }), ...children);
   }
 
-  function answerMessage(response) {
+  function answerMessage(response, entry) {
     const answers = Array.isArray(response.answers) ? response.answers : [];
     if (answers.length === 0) {
       return replyMessage('noanswer', el('div', { class: 'bubble bubble-noanswer' },
         el('p', { class: 'reply-title' },
           el('span', { class: 'noanswer-icon', 'aria-hidden': 'true', text: '∅' }), 'Not in the report'),
         el('p', { class: 'reply-message', text: response.message || 'The report does not seem to answer this question.' }),
-        el('p', { class: 'reply-hint', text: 'Try rephrasing with terms the report would use, or widen the filters.' })));
+        el('p', { class: 'reply-hint', text: entry && (entry.section || entry.document_id)
+          ? 'Try again with the filters set to Any, or rephrase with terms the report would use.'
+          : 'Try rephrasing with terms the report would use.' })));
     }
     const bubble = el('div', { class: 'bubble bubble-answer' }, answerCard(answers[0], 0));
     if (answers.length > 1) {
@@ -284,7 +286,7 @@
     ui.conversation.append(q);
     if (entry.response) {
       addQuestionEntities(q, entry.response);
-      ui.conversation.append(answerMessage(entry.response));
+      ui.conversation.append(answerMessage(entry.response, entry));
     } else if (entry.error) {
       ui.conversation.append(errorMessage(entry.error, null));
     }
@@ -313,7 +315,7 @@
     const fallback = status >= 500
       ? 'The server failed to answer. Please try again in a moment.'
       : `The server refused the request (HTTP ${status}).`;
-    let message = serverMessage || fallback;
+    let message = serverMessage ? serverMessage.charAt(0).toUpperCase() + serverMessage.slice(1) : fallback;
     if (status === 400 && code === 'question_too_long') message += '. Please shorten it.';
     return { title, message, status, code, retryable: status >= 500 || status === 429 };
   }
@@ -379,7 +381,7 @@
     if (result.response) {
       entry.response = result.response;
       addQuestionEntities(qMsg, result.response);
-      reply = answerMessage(result.response);
+      reply = answerMessage(result.response, entry);
       const n = result.response.answers.length;
       announce(n ? `Answer found in ${result.response.answers[0].section || 'the report'}.` : 'Not in the report.');
     } else {
@@ -511,7 +513,7 @@
     const article = el('article', { class: 'doc' });
     const marks = [];
     let pos = 0;
-    let previous = null;
+    const seen = new Set();
     for (const sec of sections) {
       if (sec.start < pos) continue; // overlapping section: already shown
       // Text between sections usually holds the heading itself; show anything else that is there.
@@ -521,13 +523,13 @@
       const gapEnd = at >= 0 ? pos + at : sec.start;
       if (text.slice(pos, gapEnd).trim()) appendText(article, text, pos, gapEnd, hs, he, marks);
       const isCaption = sec.kind === 'caption';
-      const continued = previous && previous.name === sec.name && !heading;
+      const continued = seen.has(sec.name) && !heading;
       const part = el('section', { class: `doc-section${isCaption ? ' doc-caption' : ''}`, dataset: { section: sec.name } });
       part.append(el(isCaption ? 'h4' : 'h3', { class: 'doc-heading', text: continued ? `${sec.name} (continued)` : sec.name }));
       appendText(part, text, sec.start, sec.end, hs, he, marks);
       article.append(part);
       pos = sec.end;
-      previous = sec;
+      seen.add(sec.name);
     }
     if (text.slice(pos).trim()) appendText(article, text, pos, text.length, hs, he, marks);
     marks.forEach((m, i) => {
@@ -540,6 +542,7 @@
   async function openSource(a, opener) {
     sourceOpener = opener || null;
     ui.sourceTitle.textContent = a.document_title || a.document_id || 'Report';
+    ui.sourceWhere.textContent = a.section ? `Answer highlighted in ${a.section}` : 'Answer highlighted';
     ui.sourceBody.replaceChildren(el('p', { class: 'source-loading', role: 'status', text: 'Loading the report…' }));
     if (!ui.source.open) {
       if (typeof ui.source.showModal === 'function') ui.source.showModal();
