@@ -171,10 +171,11 @@ class ConceptMatcher:
         self._suf_lens = sorted({len(k) for k in self.suffixes}, reverse=True)
         self.max_words = max((len(k) for k in self.exact), default=1)
 
-    def find(self, words: list[tuple[str, int, int]]) -> list[tuple[int, int, str]]:
+    def find(self, words: list[tuple[str, int, int]], roots: bool = True) -> list[tuple[int, int, str]]:
         """(char start, char end, concept id) for words given as (lowercase text, start, end).
 
-        Longer matches win over the shorter ones they contain; roots and suffixes match single words.
+        Longer matches win over the shorter ones they contain; roots and suffixes (with `roots`)
+        match inside single words.
         """
         content = [(stem(w), s, e, w) for w, s, e in words if w not in _STOP]
         found: list[tuple[int, int, str]] = []
@@ -192,7 +193,7 @@ class ConceptMatcher:
                     for cid in ids:
                         found.append((content[i][1], content[i + size - 1][2], cid))
                     covered.update(range(i, i + size))
-        for st, s, e, w in content:
+        for st, s, e, w in content if roots else ():
             for k in self._pre_lens:
                 for cid in self.prefixes.get(w[:k], ()) if len(w) > k else ():
                     found.append((s, e, cid))

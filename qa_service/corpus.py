@@ -36,7 +36,7 @@ def title_from_filename(path: Path) -> str:
 
 
 def build_document(doc_id: str, raw: str, title: str | None = None, source: str = "",
-                   is_word: Callable[[str], bool] | None = None) -> Document:
+                   is_word: Callable[[str], bool] | None = None, fallback_title: str | None = None) -> Document:
     """Clean, section and sentence-split one report."""
     if not raw.strip():
         raise CorpusError(f"{source or doc_id}: the report is empty")
@@ -48,7 +48,7 @@ def build_document(doc_id: str, raw: str, title: str | None = None, source: str 
         sentences.append(Sentence(s.start, s.end, s.section, s.paragraph, rs, re_))
     return Document(
         id=doc_id,
-        title=(title or "").strip() or guess_title(raw, doc_id),
+        title=(title or "").strip() or guess_title(raw, fallback_title or doc_id),
         text=ct.text,
         sections=tuple(sections),
         sentences=tuple(sentences),
@@ -132,9 +132,11 @@ def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
                 progress: Callable[[Iterable], Iterable] | None = None) -> tuple[list[Document], list[LoadError]]:
     """Every readable report; each unreadable one becomes a LoadError and the rest still load."""
     items: list[tuple[str, str, str | None, str] | LoadError] = []
+    titles: dict[str, str] = {}
     for path in corpus_files(corpus_dir):
         try:
             items.append((path.stem, read_text_file(path), None, str(path)))
+            titles[path.stem] = title_from_filename(path)
         except CorpusError as exc:
             items.append(LoadError(str(path), str(exc).split(": ", 1)[-1]))
     for jf in jsonl_files:
@@ -152,7 +154,7 @@ def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
             errors.append(LoadError(source, f"duplicate document id {doc_id!r} skipped"))
             continue
         try:
-            doc = build_document(doc_id, text, title, source, is_word)
+            doc = build_document(doc_id, text, title, source, is_word, titles.get(doc_id))
         except CorpusError as exc:
             errors.append(LoadError(source, str(exc)))
             continue

@@ -431,7 +431,7 @@ def test_copy_puts_the_cited_answer_on_the_clipboard(page, live_server):
     button.click()
     wait_for(page, lambda: button.text in ("Copied", "Copy failed"))
     copied = page.execute_script("return window.__copied")
-    assert copied == [f'"{answer_text}" — calcinosis-cutis-universalis-sle, Case report']
+    assert copied == [f'"{answer_text}" — Calcinosis cutis universalis sle, Case report']
     assert button.text == "Copied"
 
 
