@@ -7,6 +7,7 @@ Settings.reload_interval seconds and loads the new index when another worker swa
 from __future__ import annotations
 
 import hmac
+import io
 import logging
 import threading
 import time
@@ -318,6 +319,8 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
         length = request.content_length
         if length is not None and length > settings.max_body_bytes:
             raise ApiError(413, "payload_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
+        if length is None and request.environ.get("wsgi.input_terminated"):
+            _buffer_streamed_body(settings.max_body_bytes)
         g.answerer = _state().refresh()
 
     @app.after_request
@@ -370,6 +373,22 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
 
 
 _HTTP_CODES = {413: "payload_too_large"}
+
+
+def _buffer_streamed_body(limit: int) -> None:
+    """Read a body sent without Content-Length (chunked) up to the limit, 413 past it. Werkzeug's
+    own max_content_length guard silently truncates such a body at the limit instead."""
+    raw = request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = raw.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
+    request.environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
 
 
 def _cors(response, origins: frozenset[str]) -> None:
