@@ -59,7 +59,7 @@ def ask():
     settings: Settings = _state().settings
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the question as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    body = _json_body()
     if body is None:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON")
     if not isinstance(body, dict):
@@ -91,6 +91,15 @@ def ask():
     except UnknownDocument:
         raise ApiError(404, "unknown_document", f"no document with id {_short(document_id)!r}")
     return jsonify(result.to_dict())
+
+
+def _json_body():
+    """The parsed JSON body, or None when it is not valid JSON (including JSON nested too deeply for
+    the parser, which raises RecursionError rather than ValueError)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 def _is_unicode(text: str) -> bool:
@@ -153,7 +162,7 @@ def _ingest_body() -> tuple[str | None, str, str | None]:
     """(id or None, text, title or None) from a text/plain or JSON request."""
     mimetype = request.mimetype
     if request.is_json:
-        body = request.get_json(silent=True)
+        body = _json_body()
         if body is None:
             raise ApiError(400, "invalid_json", "the request body is not valid JSON")
         if not isinstance(body, dict):
@@ -306,6 +315,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
+    app.url_map.merge_slashes = False  # "//" is not redirected (an HTML 308): ids are checked instead
     app.extensions["qa"] = QAState(settings, answerer)
     app.register_blueprint(api)
     from .web import web
