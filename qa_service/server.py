@@ -39,6 +39,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bo
             self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 30)
+            # gunicorn >= 24 opens a control socket in ~/.gunicorn shared by every server of the user.
+            if "control_socket_disable" in self.cfg.settings:
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return create_app(settings)
