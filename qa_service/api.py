@@ -167,7 +167,8 @@ def _ingest_body() -> tuple[str | None, str, str | None]:
             raise ApiError(400, "invalid_json", "the request body is not valid JSON")
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_body", "the JSON body must be an object like {\"text\": \"...\"}")
-        doc_id, text, title = body.get("id"), body.get("text"), body.get("title")
+        doc_id = body.get("id", request.args.get("id"))
+        text, title = body.get("text"), body.get("title", request.args.get("title"))
         if text is None:
             raise ApiError(400, "missing_text", "'text' is required")
         if not isinstance(text, str):

@@ -311,3 +311,31 @@ def test_offsets_consistent_after_ingest(svc):
             assert STONEFISH[a["raw_start"]:a["raw_end"]].split() == a["text"].split()
             for e in a["entities"]:
                 assert text[e["start"]:e["end"]] == e["text"]
+
+
+def test_json_body_may_take_id_and_title_from_the_query(svc):
+    _, _, c = svc
+    r = c.post("/api/documents?id=from-query&title=Query%20title", json={"text": LEPROSY}, headers=AUTH)
+    assert r.status_code == 201 and r.get_json()["id"] == "from-query" and r.get_json()["title"] == "Query title"
+    r = c.post("/api/documents?id=ignored", json={"id": "from-body", "text": LEPROSY}, headers=AUTH)
+    assert r.get_json()["id"] == "from-body"
+
+
+def test_cli_index_takes_the_writer_lock(tmp_path):
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    s = _settings(tmp_path)
+    s.models_dir.mkdir(parents=True)
+    fd = os.open(s.models_dir / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        env = dict(os.environ, PYTHONPATH=str(REPORT.parents[1]), QA_LOCK_TIMEOUT="0.3")
+        proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "index", "--corpus", str(s.corpus_dir),
+                               "--models", str(s.models_dir)], env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0 and "LockTimeout" in proc.stderr
+        assert not (s.models_dir / "CURRENT").exists()
+    finally:
+        os.close(fd)
