@@ -1,7 +1,15 @@
-"""Flask app factory: the JSON API under /api and the web page at /."""
+"""Flask app factory: the JSON API under /api and the web page at /.
+
+Every API response is JSON (errors: {"error": {"code", "message"}}), never HTML. Each worker
+process keeps one loaded index; a before_request hook re-reads models/CURRENT at most every
+Settings.reload_interval seconds and loads the new index when another worker swapped it in.
+"""
 from __future__ import annotations
 
+import hmac
+import io
 import logging
+import threading
 import time
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
@@ -9,31 +17,49 @@ from werkzeug.exceptions import HTTPException
 
 from .answer import Answerer, UnknownDocument
 from .config import Settings
+from .index import IndexError_, current_name, load_index
+from .ingest import IngestError
+from .service import LockTimeout
 
 log = logging.getLogger("qa_service.api")
 api = Blueprint("api", __name__, url_prefix="/api")
 
+MAX_TITLE_CHARS = 500
+CORS_ALLOW_HEADERS = "Content-Type, Authorization"
+CORS_MAX_AGE = "600"
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 def error_body(status: int, code: str, message: str):
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
-def _state():
+def _state() -> "QAState":
     return current_app.extensions["qa"]
 
+
+def _answerer() -> Answerer:
+    """The answerer pinned for this request (a reload in another thread does not change it midway)."""
+    answerer = g.get("answerer")
+    if answerer is None:
+        answerer = g.answerer = _state().answerer
+    return answerer
+
+
+# ---------------------------------------------------------------- ask
 
 @api.post("/ask")
 def ask():
     settings: Settings = _state().settings
-    body = request.get_json(silent=True, force=False) if request.is_json else None
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the question as JSON (Content-Type: application/json)")
+    body = _json_body()
     if body is None:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON")
     if not isinstance(body, dict):
@@ -48,6 +74,8 @@ def ask():
         raise ApiError(400, "empty_question", "'question' is empty")
     if len(question) > settings.max_question_chars:
         raise ApiError(400, "question_too_long", f"'question' is longer than {settings.max_question_chars} characters")
+    if not _is_unicode(question):
+        raise ApiError(400, "invalid_question", "'question' is not valid Unicode (lone surrogate)")
     top_k = body.get("top_k", settings.top_k)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= settings.max_top_k:
         raise ApiError(400, "invalid_top_k", f"'top_k' must be an integer from 1 to {settings.max_top_k}")
@@ -57,53 +85,226 @@ def ask():
     section = body.get("section")
     if section is not None and not isinstance(section, str):
         raise ApiError(400, "invalid_section", "'section' must be a string")
-    answerer: Answerer = _state().answerer
+    answerer = _answerer()
     try:
         result = answerer.ask(question, top_k=top_k, document_id=document_id, section=section or None)
     except UnknownDocument:
-        raise ApiError(404, "unknown_document", f"no document with id {document_id!r}")
+        raise ApiError(404, "unknown_document", f"no document with id {_short(document_id)!r}")
     return jsonify(result.to_dict())
 
 
+def _json_body():
+    """The parsed JSON body, or None when it is not valid JSON (including JSON nested too deeply for
+    the parser, which raises RecursionError rather than ValueError)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _short(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+# ---------------------------------------------------------------- documents
+
 def _document(doc_id: str):
-    index = _state().answerer.index
+    index = _answerer().index
     d = index.doc_by_id.get(doc_id)
     if d is None:
-        raise ApiError(404, "unknown_document", f"no document with id {doc_id!r}")
+        raise ApiError(404, "unknown_document", f"no document with id {_short(doc_id)!r}")
     return index.docs[d]
+
+
+def _summary(index, d: int) -> dict:
+    doc = index.docs[d]
+    return {"id": doc.id, "title": doc.title, "sections": list(dict.fromkeys(s.name for s in doc.sections)),
+            "n_passages": int(index.doc_rows[d + 1] - index.doc_rows[d]), "chars": len(doc.text)}
 
 
 @api.get("/documents")
 def documents():
-    index = _state().answerer.index
-    out = []
-    for d, doc in enumerate(index.docs):
-        names = list(dict.fromkeys(s.name for s in doc.sections))
-        out.append({"id": doc.id, "title": doc.title, "sections": names,
-                    "n_passages": int(index.doc_rows[d + 1] - index.doc_rows[d]), "chars": len(doc.text)})
-    return jsonify({"documents": out})
+    index = _answerer().index
+    return jsonify({"documents": [_summary(index, d) for d in range(len(index.docs))]})
 
 
 @api.get("/documents/<path:doc_id>")
 def document(doc_id: str):
     doc = _document(doc_id)
-    entities = _state().answerer.document_entities(doc)
+    entities = _answerer().document_entities(doc)
     return jsonify({"id": doc.id, "title": doc.title, "text": doc.text,
                     "sections": [s.to_dict() for s in doc.sections],
                     "entities": [e.to_dict() for e in entities]})
 
 
+def _require_admin() -> None:
+    token = _state().settings.admin_token
+    if not token:
+        raise ApiError(403, "ingest_disabled", "adding and removing documents is disabled (QA_ADMIN_TOKEN is not set)")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    ok = scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+    if not ok:
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <admin token>'",
+                       {"WWW-Authenticate": 'Bearer realm="casebook-qa"'})
+
+
+def _ingest_body() -> tuple[str | None, str, str | None]:
+    """(id or None, text, title or None) from a text/plain or JSON request."""
+    mimetype = request.mimetype
+    if request.is_json:
+        body = _json_body()
+        if body is None:
+            raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_body", "the JSON body must be an object like {\"text\": \"...\"}")
+        doc_id = body.get("id", request.args.get("id"))
+        text, title = body.get("text"), body.get("title", request.args.get("title"))
+        if text is None:
+            raise ApiError(400, "missing_text", "'text' is required")
+        if not isinstance(text, str):
+            raise ApiError(400, "invalid_text", "'text' must be a string")
+        if doc_id is not None and not isinstance(doc_id, str):
+            raise ApiError(400, "invalid_id", "'id' must be a string")
+        if title is not None and not isinstance(title, str):
+            raise ApiError(400, "invalid_title", "'title' must be a string")
+    elif mimetype == "text/plain":
+        charset = (request.mimetype_params.get("charset") or "utf-8").lower()
+        if charset not in ("utf-8", "utf8"):
+            raise ApiError(415, "unsupported_media_type", "send the report as UTF-8 text")
+        try:
+            text = request.get_data(cache=False).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "invalid_text", f"the report is not UTF-8 text (invalid byte at offset {exc.start})")
+        doc_id, title = request.args.get("id"), request.args.get("title")
+    else:
+        raise ApiError(415, "unsupported_media_type",
+                       "send the report as text/plain (?id=&title=) or JSON {\"id\", \"title\", \"text\"}")
+    if title is not None:
+        title = title.strip()
+        if len(title) > MAX_TITLE_CHARS or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in title):
+            raise ApiError(400, "invalid_title", f"'title' must be at most {MAX_TITLE_CHARS} characters "
+                                                 "without control characters")
+    return doc_id, text, title or None
+
+
+@api.post("/documents")
+def add_document():
+    from .ingest import add_report, new_doc_id
+
+    _require_admin()
+    doc_id, text, title = _ingest_body()
+    state = _state()
+    doc_id = new_doc_id() if doc_id is None else doc_id
+    report = add_report(state.settings, doc_id, text, title, state.known_ids, state.rebuild)
+    index = report.index
+    body = _summary(index, index.doc_by_id[doc_id])
+    body.pop("chars")
+    state.settle()
+    resp = jsonify(body)
+    resp.status_code = 201
+    resp.headers["Location"] = f"/api/documents/{doc_id}"
+    return resp
+
+
+@api.delete("/documents/<path:doc_id>")
+def delete_document(doc_id: str):
+    from .ingest import delete_report
+
+    _require_admin()
+    state = _state()
+    delete_report(state.settings, doc_id, state.known_ids, state.rebuild)
+    state.settle()
+    return jsonify({"id": doc_id, "deleted": True})
+
+
 @api.get("/health")
 def health():
-    index = _state().answerer.index
+    index = _answerer().index
     return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences})
 
 
+@api.get("/openapi.json")
+def openapi():
+    from .openapi import spec
+
+    return jsonify(spec(_state().settings))
+
+
+# ---------------------------------------------------------------- state
+
 class QAState:
+    """The worker's settings and current answerer, and the reload of a newer index from models/."""
+
     def __init__(self, settings: Settings, answerer: Answerer):
         self.settings = settings
         self.answerer = answerer
+        self.index_name = current_name(settings.models_dir) if settings.models_dir.is_dir() else None
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
 
+    def refresh(self, force: bool = False) -> Answerer:
+        """The current answerer, first reloading the index if models/CURRENT names a new one (checked
+        at most every reload_interval seconds, unless forced). Threads arriving while one reloads
+        wait for it rather than answer from the index it is replacing."""
+        if force or time.monotonic() - self._checked >= self.settings.reload_interval:
+            with self._lock:
+                now = time.monotonic()
+                if force or now - self._checked >= self.settings.reload_interval:
+                    self._reload_if_changed()
+                    self._checked = now  # the time CURRENT was read, not the time the load ended
+        return self.answerer
+
+    def _reload_if_changed(self) -> None:
+        for _ in range(3):  # CURRENT may move again (and the folder it named go) while we load
+            name = current_name(self.settings.models_dir)
+            if not name or name == self.index_name:
+                return
+            try:
+                index = load_index(self.settings.models_dir)
+            except IndexError_ as exc:
+                log.warning("index reload failed, keeping the loaded one: %s", exc)
+                continue
+            if current_name(self.settings.models_dir) == name:
+                self._install(index, name)
+                log.info("loaded index %s (%d documents)", name, len(index.docs))
+                return
+
+    def _install(self, index, name: str | None) -> None:
+        from .service import make_answerer
+
+        self.answerer = make_answerer(index, self.settings)
+        self.index_name = name
+
+    def known_ids(self) -> set[str]:
+        """Ids of the newest index (called under the writer lock, so it cannot change meanwhile)."""
+        return set(self.refresh(force=True).index.doc_by_id)
+
+    def rebuild(self):
+        """Rebuild the index from the corpus, swap it in, and use it in this worker at once."""
+        from .service import build
+
+        report = build(self.settings)
+        with self._lock:
+            self._install(report.index, current_name(self.settings.models_dir))
+        return report
+
+    def settle(self) -> None:
+        """Wait out one reload interval after a swap: any request that arrives after a write has
+        answered then reaches a worker whose next check is due, so it sees the write."""
+        time.sleep(self.settings.reload_interval)
+
+
+# ---------------------------------------------------------------- app
 
 def create_app(settings: Settings | None = None, answerer: Answerer | None = None) -> Flask:
     """Build the app; the index is loaded (or built) once here and kept on the app."""
@@ -115,31 +316,64 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
+    app.url_map.merge_slashes = False  # "//" is not redirected (an HTML 308): ids are checked instead
     app.extensions["qa"] = QAState(settings, answerer)
     app.register_blueprint(api)
     from .web import web
 
     app.register_blueprint(web)
+    cors_origins = frozenset(settings.cors_origins)
 
     @app.before_request
-    def _start_timer():
+    def _start():
         g.t0 = time.perf_counter()
+        length = request.content_length
+        if length is not None and length > settings.max_body_bytes:
+            raise ApiError(413, "payload_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
+        if length is None and request.environ.get("wsgi.input_terminated"):
+            _buffer_streamed_body(settings.max_body_bytes)
+        g.answerer = _state().refresh()
 
     @app.after_request
-    def _log(response):
+    def _finish(response):
         ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
         log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, ms)
         response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.path.startswith("/api/"):
+            if request.method == "OPTIONS" and response.status_code == 200:
+                response.status_code = 204
+                response.set_data(b"")
+                response.headers.pop("Content-Type", None)
+            if cors_origins:
+                _cors(response, cors_origins)
         return response
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_body(exc.status, exc.code, exc.message)
+        body, status = error_body(exc.status, exc.code, exc.message)
+        body.headers.update(exc.headers)
+        return body, status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return error_body(exc.code or 500, code, exc.description or exc.name)
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status) or (exc.name or "error").lower().replace(" ", "_")
+        body, status = error_body(status, code, exc.description or exc.name)
+        headers = dict(exc.get_headers())
+        for key in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if headers.get(key):
+                body.headers[key] = headers[key]
+        return body, status
+
+    @app.errorhandler(IngestError)
+    def _ingest_error(exc: IngestError):
+        return error_body(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(LockTimeout)
+    def _busy(exc: LockTimeout):
+        body, status = error_body(503, "busy", "another write is rebuilding the index; try again later")
+        body.headers["Retry-After"] = "5"
+        return body, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -147,3 +381,35 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
         return error_body(500, "internal_error", "the server failed to handle this request")
 
     return app
+
+
+_HTTP_CODES = {413: "payload_too_large"}
+
+
+def _buffer_streamed_body(limit: int) -> None:
+    """Read a body sent without Content-Length (chunked) up to the limit, 413 past it. Werkzeug's
+    own max_content_length guard silently truncates such a body at the limit instead."""
+    raw = request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = raw.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
+    request.environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
+
+
+def _cors(response, origins: frozenset[str]) -> None:
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if not origin or not (origin in origins or "*" in origins):
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin if origin in origins else "*"
+    if request.method == "OPTIONS":
+        allow = response.headers.get("Allow") or "GET, POST, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = allow
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE

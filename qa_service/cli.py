@@ -31,9 +31,11 @@ def _progress(items):
 
 
 def cmd_index(args) -> int:
-    from .service import build
+    from .service import build, writer_lock
 
-    rep = build(_settings(args), progress=_progress)
+    settings = _settings(args)
+    with writer_lock(settings):  # never at the same time as a running server's ingest
+        rep = build(settings, progress=_progress)
     for e in rep.errors:
         print(f"skipped: {e}", file=sys.stderr)
     meta = rep.index.meta

@@ -48,11 +48,18 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     workers: int = 2
     threads: int = 4
+    # Each worker re-reads models/CURRENT at most this often and reloads the index when it changed;
+    # a write (ingest/delete) waits this long before answering, so every worker sees it afterwards.
+    reload_interval: float = 0.5
+    # How long a writer waits for models/.lock (another worker's rebuild) before answering 503.
+    lock_timeout: float = 300.0
+    # Test-only: sleep this long inside a rebuild, after fitting and before the swap.
+    test_slow_build_seconds: float = 0.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         jsonl = tuple(Path(p) for p in os.environ.get("QA_JSONL", "").split(os.pathsep) if p)
-        cors = tuple(o for o in os.environ.get("QA_CORS_ORIGINS", "").split(",") if o)
+        cors = tuple(o.strip().rstrip("/") for o in os.environ.get("QA_CORS_ORIGINS", "").split(",") if o.strip())
         s = cls(
             corpus_dir=_env_path("QA_CORPUS_DIR", "corpus"),
             models_dir=_env_path("QA_MODELS_DIR", "models"),
@@ -65,5 +72,8 @@ class Settings:
             cors_origins=cors,
             workers=_env_int("QA_WORKERS", 2),
             threads=_env_int("QA_THREADS", 4),
+            reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.5),
+            lock_timeout=_env_float("QA_LOCK_TIMEOUT", 300.0),
+            test_slow_build_seconds=_env_float("QA_TEST_SLOW_BUILD_SECONDS", 0.0),
         )
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})

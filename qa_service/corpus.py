@@ -161,3 +161,57 @@ def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
         seen.add(doc_id)
         docs.append(doc)
     return docs, errors
+
+
+# ---------------------------------------------------------------- stored reports (ingest)
+#
+# A report added through the API is stored as `<corpus>/<id>.txt` (its text, exactly as sent) and
+# `<corpus>/<id>.meta.json` ({"title": ...}, a sidecar: the title stays out of the report text).
+# The loaders read only *.txt, so sidecars and `.`-prefixed temp files never become documents.
+
+DOC_ID_MAX = 200
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SIDECAR_SUFFIX = ".meta.json"
+
+
+def valid_doc_id(doc_id: object) -> bool:
+    """An id that is a plain file stem: ASCII letters, digits, '.', '_', '-'; starts with a letter or
+    digit (so never '.', '..' or a hidden file); no slashes or control characters; at most 200 chars."""
+    return (isinstance(doc_id, str) and 0 < len(doc_id) <= DOC_ID_MAX
+            and _DOC_ID.fullmatch(doc_id) is not None)
+
+
+def report_path(corpus_dir: Path, doc_id: str) -> Path:
+    if not valid_doc_id(doc_id):
+        raise CorpusError(f"{doc_id!r} is not a valid document id")
+    return corpus_dir / f"{doc_id}.txt"
+
+
+def sidecar_path(corpus_dir: Path, doc_id: str) -> Path:
+    return corpus_dir / f"{doc_id}{SIDECAR_SUFFIX}"
+
+
+def sidecar_title(report: Path) -> str | None:
+    """The title kept in a report's sidecar, or None (no sidecar, unreadable, or no title)."""
+    try:
+        data = json.loads((report.parent / f"{report.stem}{SIDECAR_SUFFIX}").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    title = data.get("title") if isinstance(data, dict) else None
+    return title if isinstance(title, str) and title.strip() else None
+
+
+def sidecars_fingerprint(corpus_dir: Path) -> str:
+    """Hash of the sidecars of the corpus's reports ('' when there are none, so a corpus without
+    ingested reports keeps the fingerprint it had before sidecars existed)."""
+    h = hashlib.sha256()
+    found = False
+    for report in corpus_files(corpus_dir):
+        side = report.parent / f"{report.stem}{SIDECAR_SUFFIX}"
+        try:
+            data = side.read_bytes()
+        except OSError:
+            continue
+        found = True
+        h.update(side.name.encode() + b"\0" + data)
+    return h.hexdigest()[:16] if found else ""

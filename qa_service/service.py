@@ -1,20 +1,23 @@
 """Wire the stages together: load or (re)build the index for the configured corpus, make an Answerer."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .answer import Answerer
 from .config import Settings
-from .corpus import LoadError, fingerprint, load_corpus
-from .index import Index, IndexError_, build_index, load_index, read_meta, save_index
-from .concepts import load_matcher, vocabulary_hash
 from .analysis import terms
+from .concepts import load_matcher, vocabulary_hash
+from .corpus import LoadError, fingerprint, load_corpus, sidecar_title, sidecars_fingerprint
+from .index import Index, IndexError_, build_index, clean_stale, load_index, read_meta, save_index
 from .lexicon import is_word
-from .nlp import ClinicalNLP, find_abbreviations
+from .nlp import ClinicalNLP
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +33,57 @@ class BuildReport:
     seconds: float = 0.0
 
 
+LOCK_FILE = ".lock"
+
+
+class LockTimeout(RuntimeError):
+    """Another process kept the writer lock longer than Settings.lock_timeout."""
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]:
+    """Exclusive flock on models/.lock: one writer (build, ingest, delete) at a time across every
+    worker process and thread. The kernel drops the lock when its holder dies (even by kill -9)."""
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    timeout = settings.lock_timeout if timeout is None else timeout
+    fd = os.open(settings.models_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"{settings.models_dir / LOCK_FILE} is held by another writer")
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def corpus_fingerprint(settings: Settings) -> str:
-    """Changes when the corpus, the pipeline version or the shipped vocabulary changes."""
-    return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=f"v{PIPELINE_VERSION}-{vocabulary_hash()}")
+    """Changes when the corpus, its title sidecars, the pipeline version or the shipped vocabulary changes."""
+    extra = f"v{PIPELINE_VERSION}-{vocabulary_hash()}"
+    sidecars = sidecars_fingerprint(settings.corpus_dir)
+    if sidecars:
+        extra += f"+titles:{sidecars}"
+    return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=extra)
+
+
+def _apply_sidecar_titles(docs: list, corpus_dir: Path) -> list:
+    out = []
+    for doc in docs:
+        src = Path(doc.source) if doc.source else None
+        if src is not None and src.suffix == ".txt" and src.parent == corpus_dir:
+            title = sidecar_title(src)
+            if title:
+                doc = replace(doc, title=title.strip())
+        out.append(doc)
+    return out
 
 
 def featurizer(settings: Settings) -> Callable[[str, object], list[str]]:
@@ -50,25 +101,19 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
     t0 = time.perf_counter()
     fp = corpus_fingerprint(settings)
     docs, errors = load_corpus(settings.corpus_dir, settings.jsonl_files, is_word=is_word, progress=progress)
+    docs = _apply_sidecar_titles(docs, settings.corpus_dir)
     for err in errors:
         log.warning("skipped %s", err)
-    # Abbreviations the reports define ("long QT syndrome (LQTS)"), kept with the index so entities
-    # of later uses resolve to the long form. Measured on the dev sets: expanding documents or
-    # questions with them cost one question each, so retrieval relies on the shipped list instead.
-    abbreviations: dict[str, str] = {}
-    for doc in docs:
-        for ab in find_abbreviations(doc.text):
-            abbreviations.setdefault(ab.short, ab.long)
     index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b,
-                        meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION, "abbreviations": abbreviations,
+                        meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors]})
+    if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
+        time.sleep(settings.test_slow_build_seconds)
     save_index(index, settings.models_dir)
     return BuildReport(index, errors, True, time.perf_counter() - t0)
 
 
-def load_or_build(settings: Settings) -> BuildReport:
-    """Load the saved index when it was built from the current corpus; rebuild it otherwise."""
-    t0 = time.perf_counter()
+def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
     meta = read_meta(settings.models_dir)
     if meta and meta.get("fingerprint") == corpus_fingerprint(settings):
         try:
@@ -76,7 +121,29 @@ def load_or_build(settings: Settings) -> BuildReport:
             return BuildReport(index, [], False, time.perf_counter() - t0)
         except IndexError_ as exc:
             log.warning("rebuilding: %s", exc)
-    return build(settings)
+    return None
+
+
+def load_or_build(settings: Settings) -> BuildReport:
+    """Load the saved index when it was built from the current corpus; rebuild it otherwise (under
+    the writer lock, so two workers never build at once; the second then just loads)."""
+    t0 = time.perf_counter()
+    report = _load_if_current(settings, t0)
+    if report is not None:
+        return report
+    with writer_lock(settings):
+        return _load_if_current(settings, t0) or build(settings)
+
+
+def startup_cleanup(settings: Settings) -> None:
+    """Remove what an interrupted write left behind: index temp folders and stale index folders
+    (index.clean_stale) and the corpus's temp files. Call with no writer running (server start)."""
+    from .ingest import clean_corpus_temp
+
+    with writer_lock(settings):
+        if settings.models_dir.is_dir():
+            clean_stale(settings.models_dir)
+        clean_corpus_temp(settings.corpus_dir)
 
 
 def make_answerer(index: Index, settings: Settings) -> Answerer:

@@ -1,0 +1,160 @@
+"""Add and remove reports while the service runs.
+
+Storage: a report is `<corpus>/<id>.txt` (its text exactly as sent, UTF-8) plus, when it has a title,
+`<corpus>/<id>.meta.json` ({"title": ...}); both are written atomically (temp file in the same folder,
+fsync, os.replace, fsync of the folder). Then the whole index is rebuilt from the corpus into a new
+folder beside the old one and models/CURRENT is switched to it atomically (index.save_index), so
+readers keep answering from the old index until the swap. Every write runs under the writer lock
+(flock on models/.lock), so two workers never write or build at once.
+
+Crash safety: if the process dies before the report's os.replace, only a `.`-prefixed temp file is
+left, which start-up removes (the ingest did not happen); if it dies after it, the corpus no longer
+matches the index fingerprint and start-up rebuilds (the ingest fully happened). Deletion moves the
+file aside to a temp name first, with the same two outcomes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Callable, Collection
+
+from .config import Settings
+from .corpus import (CorpusError, build_document, report_path, sidecar_path, valid_doc_id)
+
+TEMP_MARK = ".tmp-"
+
+
+class IngestError(Exception):
+    """A write refused for a reason the client can act on; carries an HTTP status and a code."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_name(path: Path, tag: str = "") -> Path:
+    return path.parent / f".{path.name}{TEMP_MARK}{tag}{secrets.token_hex(6)}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers (and a crash) see either the old file or the new one."""
+    tmp = _temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def clean_corpus_temp(corpus_dir: Path) -> list[Path]:
+    """Remove temp files left in the corpus folder by an interrupted write; returns what it removed."""
+    removed = []
+    if corpus_dir.is_dir():
+        for p in corpus_dir.glob(f".*{TEMP_MARK}*"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def new_doc_id() -> str:
+    return f"report-{secrets.token_hex(6)}"
+
+
+def check_report(doc_id: str, text: str, title: str | None) -> None:
+    """Refuse an id, title or text that cannot make a document, before anything is written."""
+    if not valid_doc_id(doc_id):
+        raise IngestError(400, "invalid_id", "'id' must be 1-200 characters of A-Z a-z 0-9 . _ - "
+                                             "starting with a letter or digit")
+    try:
+        text.encode("utf-8")
+        (title or "").encode("utf-8")
+    except UnicodeEncodeError:
+        raise IngestError(400, "invalid_text", "the text or title is not valid Unicode (lone surrogate)")
+    try:
+        doc = build_document(doc_id, text, title)
+    except CorpusError:
+        raise IngestError(422, "empty_report", "the report has no text")
+    if not doc.sentences:
+        raise IngestError(422, "empty_report", "the report has no sentences to index")
+
+
+def add_report(settings: Settings, doc_id: str, text: str, title: str | None,
+               known_ids: Callable[[], Collection[str]], rebuild: Callable[[], object]):
+    """Store a new report and rebuild the index; returns what `rebuild` returns.
+
+    `known_ids` gives the ids of the newest index (called under the lock); `rebuild` rebuilds and
+    swaps the index (service.build). IngestError 409 for an id already in use."""
+    from .service import writer_lock
+
+    check_report(doc_id, text, title)
+    corpus = settings.corpus_dir
+    path = report_path(corpus, doc_id)
+    side = sidecar_path(corpus, doc_id)
+    with writer_lock(settings):
+        if path.exists() or doc_id in known_ids():
+            raise IngestError(409, "duplicate_id", f"a document with id {doc_id!r} already exists")
+        corpus.mkdir(parents=True, exist_ok=True)
+        try:
+            if title:
+                atomic_write(side, json.dumps({"title": title}, ensure_ascii=False).encode("utf-8"))
+            else:
+                side.unlink(missing_ok=True)
+            atomic_write(path, text.encode("utf-8"))
+            return rebuild()
+        except BaseException:
+            # Roll back: the corpus goes back to what the (unchanged) index was built from.
+            path.unlink(missing_ok=True)
+            side.unlink(missing_ok=True)
+            fsync_dir(corpus)
+            raise
+
+
+def delete_report(settings: Settings, doc_id: str, known_ids: Callable[[], Collection[str]],
+                  rebuild: Callable[[], object]):
+    """Remove a stored report and rebuild the index. IngestError 404 when no such document, 409 when
+    the document does not come from a corpus .txt file (e.g. a JSONL file) and so cannot be removed."""
+    from .service import writer_lock
+
+    if not valid_doc_id(doc_id):
+        raise IngestError(400, "invalid_id", f"{doc_id[:60]!r} is not a valid document id")
+    corpus = settings.corpus_dir
+    path = report_path(corpus, doc_id)
+    side = sidecar_path(corpus, doc_id)
+    with writer_lock(settings):
+        if not path.is_file():
+            if doc_id in known_ids():
+                raise IngestError(409, "not_deletable", f"document {doc_id!r} is not stored in the corpus "
+                                                        "folder (it comes from a JSONL file)")
+            raise IngestError(404, "unknown_document", f"no document with id {doc_id!r}")
+        aside = [(p, _temp_name(p, "del-")) for p in (path, side) if p.exists()]
+        for p, tmp in aside:
+            os.replace(p, tmp)
+        fsync_dir(corpus)
+        try:
+            result = rebuild()
+        except BaseException:
+            for p, tmp in aside:
+                os.replace(tmp, p)
+            fsync_dir(corpus)
+            raise
+        for _, tmp in aside:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(corpus)
+        return result
