@@ -20,11 +20,11 @@ from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, anal
 NO_ANSWER = "The report does not seem to answer this question."
 
 # Re-ranking weights (tuned on both dev sets; see benchmarks/README.md).
-W_LEX = 0.45  # BM25 with neighbour context, relative to the best candidate
+W_LEX = 0.3  # BM25 with neighbour context, relative to the best candidate
 W_COVER = 0.35  # idf-weighted share of the question's terms found in the sentence
 W_COVER_WIN = 0.10  # ... found in the sentence's passage window
 W_TYPE = 0.15  # the sentence holds an answer of the expected type
-W_SECTION = 0.06
+W_SECTION = 0.15
 W_EARLY = 0.10  # the question's words open the sentence (it is about them)
 _STRONG_DEFINITION = re.compile(r"\((?:or|i\.e\.|also known as)\b|\b(?:is|are) defined as\b|\brefers? to\b|\b(?:also )?known as\b", re.I)
 
@@ -32,9 +32,10 @@ _STRONG_DEFINITION = re.compile(r"\((?:or|i\.e\.|also known as)\b|\b(?:is|are) d
 # (benchmarks/calibrate.py prints these).
 EXPANSION_WORD_FACTOR = 0.3
 RARE = 0.62  # rarity (wordstats) from which a word counts as a specific term: Zipf frequency <= 3.6
+OUR_PATIENT = re.compile(r"\b(?:our|this|the present|the current) (?:patient|case)\b|\bin our case\b", re.I)
 STRICT_TYPES = frozenset({"age", "dose", "measurement", "count", "date", "duration"})
-ABSTAIN_COEF = {"bias": 0.94, "cover": 0.39, "cover_win": 0.09, "typed": -0.02, "miss_doc": -1.74, "miss_win": -1.48,
-                "untyped_strict": -2.56}
+ABSTAIN_COEF = {"bias": 0.97, "cover": 0.35, "cover_win": 0.23, "typed": 0.21, "miss_doc": -1.53, "miss_win": -1.93,
+                "untyped_strict": -2.63}
 
 
 @dataclass
@@ -280,6 +281,8 @@ class Answerer:
             prior = {"Case report": 1.0, "Body": 0.8, "Results": 0.6, "Abstract": 0.3}.get(name, 0.0)
             if name.startswith(("Figure", "Table")):
                 prior = 0.3
+            if OUR_PATIENT.search(text):  # the discussion restating this patient's facts
+                prior = max(prior, 1.0)
             return prior + 0.25 * max(-2, min(2, patient_like))
         return (0.5 if name in ("Discussion", "Introduction", "Conclusion") else 0.0) - 0.25 * max(-2, min(2, patient_like))
 

@@ -43,7 +43,7 @@ class Settings:
     # Candidates re-ranked per question (bounded whatever the corpus size).
     rerank_candidates: int = 60
     # Abstain when the calibrated answerability falls below this.
-    abstain_threshold: float = 0.4
+    abstain_threshold: float = 0.3
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     workers: int = 2
@@ -67,7 +67,7 @@ class Settings:
             top_k=_env_int("QA_TOP_K", 3),
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 1000),
             max_body_bytes=_env_int("QA_MAX_BODY_BYTES", 2 * 1024 * 1024),
-            abstain_threshold=_env_float("QA_ABSTAIN_THRESHOLD", 0.4),
+            abstain_threshold=_env_float("QA_ABSTAIN_THRESHOLD", 0.3),
             admin_token=os.environ.get("QA_ADMIN_TOKEN") or None,
             cors_origins=cors,
             workers=_env_int("QA_WORKERS", 2),

@@ -6,7 +6,7 @@ from conftest import EVAL
 
 # Floors at the figures reached (raise them when the method improves; never lower them silently).
 SEED_HIT1_FLOOR = 0.95
-OTHER_HIT1_FLOOR = 0.68
+OTHER_HIT1_FLOOR = 0.76
 
 
 def test_seed_dev_questions(answerer):
@@ -23,7 +23,7 @@ def test_other_reports_dev_questions(ada_answerer):
                    read_questions(EVAL / "dev_other_unanswerable.jsonl"))
     assert rep.hit1 >= OTHER_HIT1_FLOOR
     assert rep.unanswerable_abstained >= 11  # of 15
-    assert rep.answered_abstained <= 3  # of 60
+    assert rep.answered_abstained <= 2  # of 60
 
 
 def test_answer_fields_and_offsets(answerer, index):
