@@ -18,7 +18,8 @@ QUESTION_STOP_WORDS = frozenset(
     having can could would should may might must shall will it its it's he she his her hers him they them their
     we our us you your i me my any some anything something all was were get got s t also much many
     patient patients case report reported according
-    show shows showed shown reveal revealed demonstrate demonstrated find found see seen note noted""".split()
+    show shows showed shown reveal revealed demonstrate demonstrated find found see seen note noted
+    around near within during after before whether""".split()
 )
 
 

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from .analysis import QUESTION_STOP_WORDS, query_terms, stem, terms as text_terms, tokens
-from .wordstats import rarity
+from .lexicon import rarity
 from .domain import Answer, Entity
 from .index import Index
 from .passages import window

