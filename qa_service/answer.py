@@ -282,7 +282,7 @@ class Answerer:
             if name.startswith(("Figure", "Table")):
                 prior = 0.3
             if OUR_PATIENT.search(text):  # the discussion restating this patient's facts
-                prior = max(prior, 1.0)
+                prior = max(prior, 0.8)
             return prior + 0.25 * max(-2, min(2, patient_like))
         return (0.5 if name in ("Discussion", "Introduction", "Conclusion") else 0.0) - 0.25 * max(-2, min(2, patient_like))
 

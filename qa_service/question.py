@@ -86,5 +86,7 @@ def holds_type(answer_type: str, sentence: str, n_findings: int = 0) -> bool:
         return bool(_DEFINITION_CUE.search(sentence))
     if answer_type == "findings":
         return n_findings >= 2
+    if answer_type == "date":  # "when" is answered by a date or a relative time ("6 years previously")
+        return bool(TYPE_EVIDENCE["date"].search(sentence) or TYPE_EVIDENCE["duration"].search(sentence))
     pat = TYPE_EVIDENCE.get(answer_type)
     return bool(pat and pat.search(sentence))
