@@ -50,15 +50,21 @@ def chrome():
     b.quit()
 
 
+def open_fresh(chrome, url: str):
+    """The page at desktop size with an empty conversation."""
+    d = chrome.driver
+    chrome.set_viewport(1280, 900)
+    d.get(url + "/")
+    d.execute_script("sessionStorage.clear()")
+    d.get(url + "/")
+    wait_for(d, lambda: d.find_elements("css selector", ".starter"))
+    return d
+
+
 @pytest.fixture()
 def page(chrome, live_server):
     """A fresh page at desktop size with an empty conversation."""
-    d = chrome.driver
-    chrome.set_viewport(1280, 900)
-    d.get(live_server.url + "/")
-    d.execute_script("sessionStorage.clear()")
-    d.get(live_server.url + "/")
-    wait_for(d, lambda: d.find_elements("css selector", ".starter"))
+    d = open_fresh(chrome, live_server.url)
     d.get_log("browser")  # drop what earlier tests logged
     yield d
     errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE" and "/api/ask" not in e["message"]]
@@ -283,12 +289,7 @@ def test_too_long_question_shows_the_server_message(page):
 
 
 def test_server_error_and_server_down_show_error_bubbles(chrome, demo_server, settings, answerer):
-    d = chrome.driver
-    chrome.set_viewport(1280, 900)
-    d.get(demo_server.url + "/")
-    d.execute_script("sessionStorage.clear()")
-    d.get(demo_server.url + "/")
-    wait_for(d, lambda: css(d, ".starter"))
+    d = open_fresh(chrome, demo_server.url)
 
     reply = ask(d, DemoAnswerer.FAIL)
     assert "msg-error" in reply.get_attribute("class")
@@ -309,12 +310,7 @@ def test_server_error_and_server_down_show_error_bubbles(chrome, demo_server, se
 
 
 def test_entity_chips_for_answers_and_question(chrome, demo_server):
-    d = chrome.driver
-    chrome.set_viewport(1280, 900)
-    d.get(demo_server.url + "/")
-    d.execute_script("sessionStorage.clear()")
-    d.get(demo_server.url + "/")
-    wait_for(d, lambda: css(d, ".starter"))
+    d = open_fresh(chrome, demo_server.url)
     reply = ask(d, RENAL_Q)
     chips = reply.find_elements("css selector", ".answer-primary .entities .entity")
     assert [c.find_element("css selector", ".entity-text").text for c in chips] == ["lupus nephritis", "arthropathy"]
