@@ -348,7 +348,11 @@ def machine() -> dict:
         commit += " (+ uncommitted changes)" if dirty else ""
     except OSError:
         commit = "?"
-    return {"nproc": os.cpu_count(), "cpu": cpu, "ram": mem, "python": platform.python_version(),
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        load = ["?"] * 3
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram": mem, "python": platform.python_version(), "loadavg": load,
             "os": f"{platform.system()} {platform.release()}", "versions": versions, "commit": commit,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
@@ -371,7 +375,8 @@ def scale_markdown(results: list[dict], mach: dict, notes: list[str], total_s: f
         f"Run {mach['date']} on commit {mach['commit']}: {mach['nproc']} cores ({mach['cpu']}), {mach['ram']} RAM, "
         f"{mach['os']}; Python {mach['python']}, numpy {v['numpy']}, scipy {v['scipy']}, scikit-learn "
         f"{v['scikit-learn']}, bm25s {v['bm25s']}, rank-bm25 {v['rank-bm25']}, PyStemmer {v['PyStemmer']}, "
-        f"spaCy {v['spacy']}. Whole run {total_s / 60:.1f} min "
+        f"spaCy {v['spacy']}. Load average at the start {mach['loadavg_start']}, at the end "
+        f"{' / '.join(mach['loadavg'])} (1/5/15 min; 2 cores shared with other work). Whole run {total_s / 60:.1f} min "
         f"(`benchmarks/scale.py --sizes {','.join(r['size'] for r in results)}`).",
         "",
         "Build = wall time of one fresh process that reads the JSONL and writes the index (for casebook: "
@@ -384,15 +389,16 @@ def scale_markdown(results: list[dict], mach: dict, notes: list[str], total_s: f
     for r in results:
         lines += [f"### {r['size']}: {r['desc']} — {r['n_docs']:,} documents "
                   f"({r['corpus_bytes'] / 1e6:.1f} MB JSONL); {r['qdesc']}", "",
-                  "| system | units | build s | disk MB | RSS MB | state B/doc | load s | cold start s "
-                  "| p50 ms | p99 ms | questions |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| system | units | build s | build peak RSS MB | disk MB | RSS MB | state B/doc | load s "
+                  "| cold start s | p50 ms | p99 ms | questions |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name, row in r["rows"].items():
             if row.get("error"):
-                lines.append(f"| {name} | – | – | – | – | – | – | – | – | – | {row['error']} |")
+                lines.append(f"| {name} | – | – | – | – | – | – | – | – | – | – | {row['error']} |")
                 continue
             lines.append(
-                f"| {name} | {_fmt(row['n_units'])} | {_fmt(row['build_s'])} | {_fmt(row['disk_mb'])} "
+                f"| {name} | {_fmt(row['n_units'])} | {_fmt(row['build_s'])} | {_fmt(row['build_peak_rss_mb'], 0)} "
+                f"| {_fmt(row['disk_mb'])} "
                 f"| {_fmt(row['rss_mb'], 0)} | {_fmt(row['state_b_per_doc'], 0)} | {_fmt(row['load_s'], 2)} "
                 f"| {_fmt(row['cold_s'], 2)} | {_fmt(row['p50_ms'], 2)} | {_fmt(row['p99_ms'], 2)} "
                 f"| {row['n_q']}/{row['of_q']} |")
@@ -459,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     deadline = t0 + args.deadline * 60
+    load_start = machine()["loadavg"]
     workdir = Path(args.workdir).resolve()
     if ROOT in workdir.parents or workdir == ROOT:
         raise SystemExit("--workdir must be outside the repository")
@@ -536,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
             (workdir / "quality.json").write_text(json.dumps(qres, indent=1))
             quality_md = quality.to_markdown(qres)
     total = time.perf_counter() - t0
-    scale_md = scale_markdown(results, machine(), notes, total)
+    mach = dict(machine(), loadavg_start=" / ".join(load_start))
+    scale_md = scale_markdown(results, mach, notes, total)
     print("\n" + scale_md)
     if quality_md:
         print(quality_md)
