@@ -43,3 +43,7 @@ eval: index
 
 clean:
 	rm -rf models/index-* models/CURRENT models/.tmp-* .pytest_cache
+
+# Scale and cross-dataset benchmarks (~10 min on 2 cores); rewrites the generated blocks of benchmarks/README.md.
+bench: install
+	$(BIN)/python benchmarks/scale.py

@@ -15,13 +15,15 @@ atomically. Nothing is pickled.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -32,6 +34,7 @@ from .domain import Document, Section, Sentence
 INDEX_FORMAT = 3
 CURRENT = "CURRENT"
 _SENTENCE_COLUMNS = ("doc", "start", "end", "section", "paragraph", "raw_start", "raw_end", "indexed")
+_SENTENCE_FIELDS = ("start", "end", "section", "paragraph", "raw_start", "raw_end")  # Sentence's field order
 
 
 class IndexError_(RuntimeError):
@@ -225,9 +228,51 @@ def load_index(models_dir: Path) -> Index:
 
 
 def _doc_from_json(row: dict, table: dict[str, np.ndarray], lo: int, hi: int) -> Document:
-    rows = range(int(lo), int(hi))
-    sentences = tuple(Sentence(int(table["start"][r]), int(table["end"][r]), int(table["section"][r]),
-                               int(table["paragraph"][r]), int(table["raw_start"][r]), int(table["raw_end"][r]))
-                      for r in rows)
     return Document(row["id"], row["title"], row["text"], tuple(Section(**s) for s in row["sections"]),
-                    sentences, row.get("source", ""))
+                    SentenceView(table, int(lo), int(hi)), row.get("source", ""))
+
+
+class SentenceView(SequenceABC):
+    """A loaded document's sentences, read from the index's sentence columns when accessed.
+
+    Behaves as the tuple of `Sentence`s it stands for (indexing, slicing, len, iteration, ==, hash)
+    without one Python object per sentence: at 100k documents (650k sentences) building those
+    objects was 80% of `load_index` and ~200 bytes of memory per sentence.
+    """
+
+    __slots__ = ("_table", "_lo", "_n")
+
+    def __init__(self, table: dict[str, np.ndarray], lo: int, hi: int):
+        self._table, self._lo, self._n = table, lo, max(0, hi - lo)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _at(self, row: int) -> Sentence:
+        t = self._table
+        return Sentence(*(int(t[c][row]) for c in _SENTENCE_FIELDS))
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self._at(self._lo + j) for j in range(*i.indices(self._n)))
+        i = operator.index(i)
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("sentence index out of range")
+        return self._at(self._lo + i)
+
+    def __iter__(self) -> Iterator[Sentence]:
+        lo, hi = self._lo, self._lo + self._n
+        return map(Sentence, *(self._table[c][lo:hi].tolist() for c in _SENTENCE_FIELDS))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (SentenceView, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"SentenceView({list(self)!r})"

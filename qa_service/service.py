@@ -104,12 +104,17 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
     docs = _apply_sidecar_titles(docs, settings.corpus_dir)
     for err in errors:
         log.warning("skipped %s", err)
+    t1 = time.perf_counter()
+    log.info("read %d reports in %.1f s (%.0f reports/s); fitting the index over %d sentences",
+             len(docs), t1 - t0, len(docs) / max(t1 - t0, 1e-9), sum(len(d.sentences) for d in docs))
     index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b,
                         meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors]})
     if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
         time.sleep(settings.test_slow_build_seconds)
+    t2 = time.perf_counter()
     save_index(index, settings.models_dir)
+    log.info("fitted in %.1f s, saved in %.1f s", t2 - t1, time.perf_counter() - t2)
     return BuildReport(index, errors, True, time.perf_counter() - t0)
 
 
