@@ -165,10 +165,11 @@ class Answerer:
             ctx += 1e-3 * (sec_ids == named) * self.index.sentences["indexed"][rows]
         if section:
             ctx *= sec_ids == self._section_index.get(section.strip().lower(), -1)
-        k = min(self.candidates, int((ctx > 0).sum()))
+        touched = np.flatnonzero(ctx > 0)  # only rows the question's terms reach
+        k = min(self.candidates, len(touched))
         if k == 0:
             return []
-        top = np.argpartition(-ctx, k - 1)[:k]
+        top = touched[np.argpartition(-ctx[touched], k - 1)[:k]] if len(touched) > k else touched
         return [_Candidate(rows.start + int(i), float(ctx[i])) for i in top]
 
     def _section_name(self, row: int) -> str:
