@@ -19,6 +19,7 @@ from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, anal
 
 NO_ANSWER = "The report does not seem to answer this question."
 DOC_ENTITY_CACHE = 64  # documents whose entities are kept in memory
+ROW_TERM_CACHE = 50_000  # sentences whose terms are kept between questions
 
 # Re-ranking weights (tuned on both dev sets; see benchmarks/README.md).
 W_LEX = 0.3  # BM25 with neighbour context, relative to the best candidate
@@ -92,6 +93,7 @@ class Answerer:
         self.candidates = candidates
         self.abstain_threshold = abstain_threshold
         self._doc_entities: OrderedDict[str, list[Entity]] = OrderedDict()  # small LRU cache
+        self._row_terms: dict[int, frozenset[str]] = {}
         s = index.sentences
         # Neighbours count as context only inside the same section of the same document.
         same = (s["doc"][1:] == s["doc"][:-1]) & (s["section"][1:] == s["section"][:-1])
@@ -192,15 +194,9 @@ class Answerer:
         best_lex = max(c.lex for c in cands) or 1.0
         for c in cands:
             text = self._sentence_text(c.row)
-            own = set(text_terms(text))
-            concepts = set(self.concepts(text)) if self.concepts else set()
-            own |= concepts
-            win = set(own)
-            for nb in (c.row - 1, c.row + 1):
-                if (nb == c.row - 1 and self._same_prev[c.row]) or (nb == c.row + 1 and self._same_next[c.row]):
-                    nb_text = self._sentence_text(nb)
-                    win.update(text_terms(nb_text))
-                    win.update(self.concepts(nb_text) if self.concepts else ())
+            own = self._terms_of(c.row)
+            concepts = {t for t in own if ":" in t}
+            win = self._window_terms(c.row)
             hit = {t for t in words if t in own or alternatives[t] & own}
             hit_win = {t for t in words if t in win or alternatives[t] & win}
             c.cover = sum(idf[t] for t in hit) / total
@@ -242,14 +238,24 @@ class Answerer:
             z = ABSTAIN_COEF["bias"] + sum(ABSTAIN_COEF[k] * v for k, v in c.features.items())
             c.answerability = 1.0 / (1.0 + math.exp(-z))
 
+    def _terms_of(self, row: int) -> frozenset[str]:
+        """A sentence's index terms (stems and concept ids), cached across questions."""
+        cached = self._row_terms.get(row)
+        if cached is None:
+            text = self._sentence_text(row)
+            cached = frozenset(text_terms(text)) | frozenset(self.concepts(text) if self.concepts else ())
+            if len(self._row_terms) >= ROW_TERM_CACHE:
+                self._row_terms.clear()  # rare; simpler and thread-safe, unlike evicting while others read
+            self._row_terms[row] = cached
+        return cached
+
     def _window_terms(self, row: int) -> set[str]:
-        out: set[str] = set()
-        for r in (row - 1, row, row + 1):
-            if r == row or (r == row - 1 and self._same_prev[row]) or (r == row + 1 and self._same_next[row]):
-                text = self._sentence_text(r)
-                out.update(text_terms(text))
-                if self.concepts:
-                    out.update(self.concepts(text))
+        """Terms of a sentence and of its neighbours in the same section."""
+        out = set(self._terms_of(row))
+        if self._same_prev[row]:
+            out |= self._terms_of(row - 1)
+        if row + 1 < len(self._same_next) and self._same_next[row]:
+            out |= self._terms_of(row + 1)
         return out
 
     def _early(self, text: str, words: list[str], idf: dict[str, float], alternatives: dict[str, set[str]]) -> float:
