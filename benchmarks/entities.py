@@ -72,12 +72,13 @@ Honest reading:
   are EXACT/RELATED HPO synonyms become findings ("alone", "order", "odds", "collections", "alcohol").
 - ANATOMY recall is the weakest (0.33 lenient): the lay list covers organs and their adjectives, not
   limbs and regions (neck, hip, knee, leg, face); "blood" is a broad family (not an entity) and
-  "chest" is usually swallowed by "chest X-ray" (TEST). E3C does not mark organ adjectives inside
-  disorders ("renal", "abdominal") as BODYPART, a large share of the ANATOMY false positives.
+  "chest" is usually swallowed by "chest X-ray" (TEST). E3C does not mark organ words inside test
+  names or disorders as BODYPART ("liver function tests", "renal function tests", "abdominal
+  ultrasound", "liver metastasis"): many of our ANATOMY "false positives" are of that kind.
 - Negation: E3C polarity sits on EVENTs, so an entity is scored only when an EVENT overlaps it
-  (888 of our 1,562 E3C entities get a polarity). Remaining errors: scope past "and" ("no lymphadenopathy and the
-  nervous system examination was normal"), post-negation the rules lack ("tumour free", "the
-  disappearance of"), "resolution of"/"resolved" (we call it absent, the annotators present), and
+  (888 of our 1,562 E3C entities get a polarity). Remaining errors: scope past "and" ("no
+  lymphadenopathy and the nervous system examination was normal"), negations the rules lack ("tumour
+  free", "the disappearance of"), "resolution of"/"resolved" (we call it absent, the annotators present), and
   annotation disagreements ("not associated with vomiting" is POS in E3C). The ADA figure is a proxy
   built from "modifies" relations and is noisier.
 """
