@@ -20,7 +20,7 @@ from .passages import sentence_spans
 _NEG_BEFORE = ["no", "not", "without", "denied", "denies", "deny", "negative for", "no evidence of", "no sign of",
                "no signs of", "absence of", "absent", "free of", "ruled out", "rule out of", "never", "nor",
                "neither", "lack of", "lacked", "no history of", "did not have", "did not show", "did not reveal",
-               "was not", "were not", "unremarkable for", "resolution of", "resolved"]
+               "was not", "were not", "unremarkable for", "resolution of", "resolved", "n't"]
 _NEG_AFTER = ["was negative", "were negative", "was absent", "were absent", "was ruled out", "were ruled out",
               "not found", "was not found", "were not found", "was not seen", "were not seen", "not detected",
               "was not detected", "were not detected", "unlikely", "was excluded", "were excluded", "resolved"]
@@ -29,8 +29,10 @@ _HYPOTHETICAL = ["if", "should", "may", "might", "could", "risk of", "to rule ou
 _HISTORICAL = ["history of", "previous", "previously", "prior", "past", "former", "had been", "years ago",
                "known"]
 _TERMINATORS = {"but", "however", "although", "though", "except", "yet", "which", "whereas", "while",
-                "apart", "aside", ";", ":"}
+                "apart", "aside", "because", ";", ":"}
 _WINDOW = 6  # tokens a trigger reaches
+# Tokens of a list that do not use up the window: "no rash, fever, chills or night sweats".
+_LIST_GLUE = {",", "or", "nor"}
 
 _LABEL_PRIORITY = {"HP": 0, "ABBR": 1, "DOC": 1, "LAY": 2, "FAMILY": 3}
 
@@ -103,7 +105,10 @@ class ClinicalNLP:
         added = []
         taken = [(e.start, e.end) for e in entities]
         for ab in find_abbreviations(text):
-            long_ents = self._sentence_entities(ab.long, 0, len(ab.long))
+            # The long form's head (its last word, before a "type 1") must be the entity: "DM protein
+            # kinase gene (DMPK)" is a gene, not the finding "DM".
+            head_end = len(re.sub(r"\s+type\s+[0-9ivx]+$", "", ab.long, flags=re.I))
+            long_ents = [e for e in self._sentence_entities(ab.long, 0, len(ab.long)) if e.end >= head_end]
             if not long_ents:
                 continue
             best = max(long_ents, key=lambda e: e.end - e.start)
@@ -182,9 +187,10 @@ def _resolve(found: list[tuple[int, int, str]], matcher: ConceptMatcher) -> list
 
 
 def _phrase_before(tokens: list[str], i: int, phrases: list[str]) -> bool:
-    """A trigger phrase ends within _WINDOW tokens before token i, with no terminator between."""
-    lo = max(0, i - _WINDOW)
-    for k in range(i - 1, lo - 1, -1):
+    """A trigger phrase ends within _WINDOW tokens before token i (list commas and "or" not counted),
+    with no terminator between."""
+    k, used = i - 1, 0
+    while k >= 0 and used < _WINDOW:
         if tokens[k] in _TERMINATORS or tokens[k] == ".":
             return False
         for p in phrases:
@@ -192,6 +198,8 @@ def _phrase_before(tokens: list[str], i: int, phrases: list[str]) -> bool:
             n = len(words)
             if k - n + 1 >= 0 and tokens[k - n + 1:k + 1] == words:
                 return True
+        used += tokens[k] not in _LIST_GLUE
+        k -= 1
     return False
 
 
