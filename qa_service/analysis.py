@@ -29,8 +29,15 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+# Snowball strips "-itis" ("hepatitis" -> "hepat" = "hepatic"): inflammation words keep their suffix,
+# so an organ is not confused with its inflammation. Plural "-itides" folds to "-itis".
+_ITIS = re.compile(r"(?:itis|itides)$")
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    if _ITIS.search(word) and len(word) > 6:
+        return _ITIS.sub("itis", word)
     return _stemmer.stemWord(word)
 
 

@@ -18,7 +18,7 @@ from typing import Iterable
 from .analysis import fold, stem
 
 VOCAB_DIR = Path(__file__).parent / "vocab"
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 MAX_TERM_WORDS = 6
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 

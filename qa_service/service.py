@@ -22,7 +22,7 @@ from .nlp import ClinicalNLP
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, sectioning or featurization changes, so old indexes are rebuilt.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 
 
 @dataclass

@@ -230,3 +230,12 @@ def test_fluid_collection_question_is_answered_by_a_negated_mention(tiny):
 def test_words_shared_with_a_negated_sentence_still_find_it(tiny):
     res = tiny.ask("Did the spleen feel enlarged?", top_k=3)
     assert res.answers and "spleen was not palpable" in res.answers[0].text
+
+
+def test_inflammation_words_keep_apart_from_their_organ():
+    from qa_service.analysis import terms
+
+    assert terms("hepatic") != terms("hepatitis")
+    assert terms("thyroid") != terms("thyroiditis")
+    assert terms("arthritides") == terms("arthritis")
+    assert terms("calcifications") == terms("calcification")
