@@ -54,6 +54,7 @@ _SECTION_WORDS = {"conclusion": "Conclusion", "conclusions": "Conclusion", "disc
 # A sentence about this patient (past tense narrative, patient words) rather than general knowledge.
 PATIENT_SENTENCE = re.compile(r"\b(?:she|he|her|his|him|our patient|the patient|this patient|patient was|was|were|had|showed|revealed|underwent|received|presented|admitted|developed)\b", re.I)
 GENERAL_SENTENCE = re.compile(r"\b(?:may|can|is|are|typically|usually|often|commonly|generally|reported|described|cases)\b", re.I)
+_ONLY_NORMAL = re.compile(r"\b(?:within normal limits|unremarkable|was normal|were normal|no abnormalit\w*)\b", re.I)
 _DEFINITION_CUE = re.compile(r"^[^.;]{0,60}?\b(?:is|are)\s+(?:an?|the|one|defined|characteri[sz]ed|known|called|referred)\b", re.I)
 
 
@@ -86,6 +87,8 @@ def holds_type(answer_type: str, sentence: str, n_findings: int = 0) -> bool:
         return bool(_DEFINITION_CUE.search(sentence))
     if answer_type == "findings":
         return n_findings >= 2
+    if answer_type == "finding" and n_findings == 0 and _ONLY_NORMAL.search(sentence):
+        return False  # "the rest of the examination was within normal limits" reports no finding
     if answer_type == "date":  # "when" is answered by a date or a relative time ("6 years previously")
         return bool(TYPE_EVIDENCE["date"].search(sentence) or TYPE_EVIDENCE["duration"].search(sentence))
     pat = TYPE_EVIDENCE.get(answer_type)
