@@ -83,12 +83,14 @@ class Answerer:
                  concept_weight: float = 0.5,
                  entities: Callable[[str], list[Entity]] | None = None,
                  concepts: Callable[[str], list[str]] | None = None,
+                 concept_label: Callable[[str], str | None] | None = None,
                  context_weight: float = 0.35, candidates: int = 60, abstain_threshold: float = 0.5):
         self.index = index
         self.expand = expand
         self.concept_weight = concept_weight
         self.entities = entities
         self.concepts = concepts
+        self.concept_label = concept_label
         self.context_weight = context_weight
         self.candidates = candidates
         self.abstain_threshold = abstain_threshold
@@ -201,8 +203,8 @@ class Answerer:
             hit_win = {t for t in words if t in win or alternatives[t] & win}
             c.cover = sum(idf[t] for t in hit) / total
             c.cover_win = sum(idf[t] for t in hit_win) / total
-            n_findings = sum(1 for cid in concepts if cid.startswith("HP:"))
-            c.typed = self._type_evidence(qa, text, n_findings, words)
+            labels = Counter(self.concept_label(cid) for cid in concepts) if self.concept_label else Counter()
+            c.typed = self._type_evidence(qa, text, labels, words)
             c.section = self._section_prior(self._section_name(c.row), qa, text)
             c.early = self._early(text, words, idf, alternatives)
             c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
@@ -266,13 +268,13 @@ class Answerer:
         return sum(idf[t] for t in words if t in head_terms or alternatives[t] & head_terms) / total
 
     @staticmethod
-    def _type_evidence(qa: QuestionAnalysis, text: str, n_findings: int, words: list[str]) -> float:
+    def _type_evidence(qa: QuestionAnalysis, text: str, labels: Counter, words: list[str]) -> float:
         if qa.answer_type == "definition":
             lead = set(text_terms(text[:50]))
             if not words or not all(t in lead for t in words):
                 return 0.0
             return 1.0 if _STRONG_DEFINITION.search(text[:120]) else (0.5 if holds_type("definition", text) else 0.0)
-        return 1.0 if holds_type(qa.answer_type, text, n_findings) else 0.0
+        return 1.0 if holds_type(qa.answer_type, text, labels) else 0.0
 
     @staticmethod
     def _section_prior(name: str, qa: QuestionAnalysis, text: str) -> float:

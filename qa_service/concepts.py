@@ -211,6 +211,10 @@ class ConceptMatcher:
                     found.append((s, e, cid))
         return sorted(set(found))
 
+    def label(self, cid: str) -> str | None:
+        info = self.concepts.get(cid)
+        return info.label if info else None
+
     def mentions(self, text: str) -> list[tuple[str, frozenset[str]]]:
         """(concept id, stems of the words it covers) for each concept mentioned in a text."""
         words = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(fold(text))]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 _NUM_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|several|few|a few|many)"
@@ -81,14 +82,19 @@ def analyze_question(question: str, terms: list[str]) -> QuestionAnalysis:
     )
 
 
-def holds_type(answer_type: str, sentence: str, n_findings: int = 0) -> bool:
-    """Whether a sentence holds text of the expected answer type (`n_findings`: clinical findings in it)."""
+def holds_type(answer_type: str, sentence: str, labels: Counter | None = None) -> bool:
+    """Whether a sentence holds text of the expected answer type (`labels`: how many concepts of
+    each entity label it mentions, e.g. {"FINDING": 2, "DRUG": 1})."""
+    labels = labels or Counter()
+    n_findings = labels["FINDING"]
     if answer_type == "definition":
         return bool(_DEFINITION_CUE.search(sentence))
     if answer_type == "findings":
         return n_findings >= 2
     if answer_type == "finding" and n_findings == 0 and _ONLY_NORMAL.search(sentence):
         return False  # "the rest of the examination was within normal limits" reports no finding
+    if answer_type == "treatment" and (labels["DRUG"] or labels["PROCEDURE"]):
+        return True  # a named drug or procedure answers "how was she treated?"
     if answer_type == "date":  # "when" is answered by a date or a relative time ("6 years previously")
         return bool(TYPE_EVIDENCE["date"].search(sentence) or TYPE_EVIDENCE["duration"].search(sentence))
     pat = TYPE_EVIDENCE.get(answer_type)

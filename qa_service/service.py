@@ -154,6 +154,6 @@ def startup_cleanup(settings: Settings) -> None:
 def make_answerer(index: Index, settings: Settings) -> Answerer:
     matcher = load_matcher(settings.models_dir)
     nlp = ClinicalNLP(matcher)
-    return Answerer(index, expand=matcher.mentions, concepts=matcher.ids, entities=nlp.entities,
+    return Answerer(index, expand=matcher.mentions, concept_label=matcher.label, concepts=matcher.ids, entities=nlp.entities,
                     concept_weight=settings.concept_weight, context_weight=settings.context_weight,
                     candidates=settings.rerank_candidates, abstain_threshold=settings.abstain_threshold)
