@@ -167,9 +167,24 @@ class ConceptMatcher:
         self.exact = {frozenset(k.split()): tuple(v) for k, v in table["exact"].items()}
         self.prefixes = {k: tuple(v) for k, v in table["prefixes"].items()}
         self.suffixes = {k: tuple(v) for k, v in table["suffixes"].items()}
-        self._pre_lens = sorted({len(k) for k in self.prefixes}, reverse=True)
-        self._suf_lens = sorted({len(k) for k in self.suffixes}, reverse=True)
         self.max_words = max((len(k) for k in self.exact), default=1)
+        # Single-word phrases by stem, and for every stem the stems it shares a multi-word phrase with:
+        # a window of content words can only be a phrase when each word shares one with the next, so
+        # `find` looks up only those windows (the others could not match: same result, ~10x fewer lookups).
+        self._single = {next(iter(k)): v for k, v in self.exact.items() if len(k) == 1}
+        partners: dict[str, set[str]] = {}
+        for k in self.exact:
+            if len(k) > 1:
+                for st in k:
+                    partners.setdefault(st, set()).update(k)
+        self._partners = {st: frozenset(p - {st}) for st, p in partners.items()}
+        # Roots and suffixes (all at least 3 letters) by their first / last 3 letters: one look-up per word.
+        self._pre_by3: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self._suf_by3: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for k, v in self.prefixes.items():
+            self._pre_by3.setdefault(k[:3], []).append((k, v))
+        for k, v in self.suffixes.items():
+            self._suf_by3.setdefault(k[-3:], []).append((k, v))
 
     def find(self, words: list[tuple[str, int, int]], roots: bool = True,
              gaps: bool = False) -> list[tuple[int, int, str]]:
@@ -182,18 +197,28 @@ class ConceptMatcher:
         found: list[tuple[int, int, str]] = []
         covered: set[int] = set()
         n = len(content)
-        for size in range(min(self.max_words, n), 0, -1):
-            for i in range(n - size + 1):
-                if size > 1 and any(j in covered for j in range(i, i + size)):
+        # run[i]: length of the longest window from word i in which each word shares a phrase with the next.
+        run = [1] * n
+        partners = self._partners
+        for i in range(n - 2, -1, -1):
+            if content[i + 1][0] in partners.get(content[i][0], ()):
+                run[i] = run[i + 1] + 1
+        starts = [i for i in range(n) if run[i] > 1]
+        for size in range(min(self.max_words, n), 1, -1):
+            for i in starts:
+                if run[i] < size or any(j in covered for j in range(i, i + size)):
                     continue
                 key = frozenset(c[0] for c in content[i:i + size])
-                if len(key) != size and size > 1:
+                if len(key) != size:
                     continue
                 ids = self.exact.get(key)
                 if ids:
                     for cid in ids:
                         found.append((content[i][1], content[i + size - 1][2], cid))
                     covered.update(range(i, i + size))
+        for st, s, e, _w in content:
+            for cid in self._single.get(st, ()):
+                found.append((s, e, cid))
         if gaps:  # one extra word inside a phrase: "fluid collection around the lung"
             for size in range(2, min(self.max_words, n - 1) + 1):
                 for i in range(n - size):
@@ -203,12 +228,12 @@ class ConceptMatcher:
                         for cid in self.exact.get(key, ()) if len(key) == size else ():
                             found.append((window[0][1], window[-1][2], cid))
         for st, s, e, w in content if roots else ():
-            for k in self._pre_lens:
-                for cid in self.prefixes.get(w[:k], ()) if len(w) > k else ():
-                    found.append((s, e, cid))
-            for k in self._suf_lens:
-                for cid in self.suffixes.get(w[-k:], ()) if len(w) > k + 2 else ():
-                    found.append((s, e, cid))
+            for k, cids in self._pre_by3.get(w[:3], ()):
+                if len(w) > len(k) and w.startswith(k):
+                    found.extend((s, e, cid) for cid in cids)
+            for k, cids in self._suf_by3.get(w[-3:], ()):
+                if len(w) > len(k) + 2 and w.endswith(k):
+                    found.extend((s, e, cid) for cid in cids)
         return sorted(set(found))
 
     def label(self, cid: str) -> str | None:
