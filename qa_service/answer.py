@@ -28,6 +28,7 @@ W_COVER_WIN = 0.10  # ... found in the sentence's passage window
 W_TYPE = 0.15  # the sentence holds an answer of the expected type
 W_SECTION = 0.15
 W_EARLY = 0.10  # the question's words open the sentence (it is about them)
+W_DOC = 0.5  # across reports: the sentence's whole report matches the question (document BM25)
 _STRONG_DEFINITION = re.compile(r"\((?:or|i\.e\.|also known as)\b|\b(?:is|are) defined as\b|\brefers? to\b|\b(?:also )?known as\b", re.I)
 
 # Answerability: a logistic model over the top answer's evidence, fitted on both dev sets
@@ -84,7 +85,8 @@ class Answerer:
                  entities: Callable[[str], list[Entity]] | None = None,
                  concepts: Callable[[str], list[str]] | None = None,
                  concept_label: Callable[[str], str | None] | None = None,
-                 context_weight: float = 0.35, candidates: int = 60, abstain_threshold: float = 0.5):
+                 context_weight: float = 0.35, candidates: int = 60, abstain_threshold: float = 0.5,
+                 doc_weight: float = 2.0):
         self.index = index
         self.expand = expand
         self.concept_weight = concept_weight
@@ -92,6 +94,7 @@ class Answerer:
         self.concepts = concepts
         self.concept_label = concept_label
         self.context_weight = context_weight
+        self.doc_weight = doc_weight
         self.candidates = candidates
         self.abstain_threshold = abstain_threshold
         self._doc_entities: OrderedDict[str, list[Entity]] = OrderedDict()  # small LRU cache
@@ -156,6 +159,7 @@ class Answerer:
 
     def _candidates(self, weights: dict[str, float], rows: slice, section: str | None,
                     named_section: str | None) -> list[_Candidate]:
+        self._doc_rel = None
         base = self.index.score(weights, rows)
         ctx = base.copy()
         prev_ok = self._same_prev[rows]
@@ -163,6 +167,13 @@ class Answerer:
         ctx[1:] += self.context_weight * base[:-1] * prev_ok[1:]
         ctx[:-1] += self.context_weight * base[1:] * next_ok[:-1]
         ctx *= self.index.sentences["indexed"][rows]
+        if self.doc_weight and self._spans_documents(rows):
+            # Across reports, a sentence's report matters too: whole-document BM25, relative to the best.
+            docs = self.index.doc_scores(weights)
+            if docs.max() > 0:
+                self._doc_rel = docs / docs.max()
+                doc_of = self.index.sentences["doc"][rows]
+                ctx += (ctx > 0) * self.doc_weight * ctx.max() * self._doc_rel[doc_of]
         sec_ids = self._section_ids[rows]
         if named_section:  # "what is the conclusion?": the named section's sentences are candidates too
             named = self._section_index.get(named_section.lower(), -1)
@@ -175,6 +186,9 @@ class Answerer:
             return []
         top = touched[np.argpartition(-ctx[touched], k - 1)[:k]] if len(touched) > k else touched
         return [_Candidate(rows.start + int(i), float(ctx[i])) for i in top]
+
+    def _spans_documents(self, rows: slice) -> bool:
+        return rows.stop > rows.start and self.index.sentences["doc"][rows.start] != self.index.sentences["doc"][rows.stop - 1]
 
     def _section_name(self, row: int) -> str:
         doc = self.index.docs[int(self.index.sentences["doc"][row])]
@@ -209,6 +223,8 @@ class Answerer:
             c.early = self._early(text, words, idf, alternatives)
             c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
                        + W_TYPE * c.typed + W_SECTION * c.section + W_EARLY * c.early)
+            if self._doc_rel is not None:
+                c.final += W_DOC * self._doc_rel[int(self.index.sentences["doc"][c.row])]
         cands.sort(key=lambda c: c.final, reverse=True)
 
     def _judge(self, cands: list[_Candidate], question: str, q_terms: list[str],

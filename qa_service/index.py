@@ -78,6 +78,29 @@ class Index:
             sub = sub[rows]
         return np.asarray(sub @ weights).ravel()
 
+    def doc_scores(self, term_weights: dict[str, float], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+        """BM25 of whole documents, with a term's frequency in a document counted as the number of its
+        sentences holding the term and a document's length as its number of sentences. Computed from
+        the query's own columns only, so the cost follows the query, not the corpus."""
+        n_docs = len(self.docs)
+        out = np.zeros(n_docs, dtype=np.float64)
+        if n_docs == 0:
+            return out
+        lengths = np.diff(self.doc_rows).astype(np.float64)
+        norm = k1 * (1 - b + b * lengths / max(lengths.mean(), 1.0))
+        doc_of = self.sentences["doc"]
+        for term, qw in term_weights.items():
+            col = self.vocab.get(term)
+            if col is None:
+                continue
+            rows = self.matrix.indices[self.matrix.indptr[col]:self.matrix.indptr[col + 1]]
+            counts = np.bincount(doc_of[rows], minlength=n_docs)
+            docs = np.flatnonzero(counts)
+            tf = counts[docs]
+            idf = np.log1p((n_docs - len(docs) + 0.5) / (len(docs) + 0.5))
+            out[docs] += qw * idf * tf * (k1 + 1) / (tf + norm[docs])
+        return out
+
     def doc_has_term(self, d: int, term: str) -> bool:
         """Whether any sentence of document d holds the term (a look at one CSC column)."""
         col = self.vocab.get(term)

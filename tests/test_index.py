@@ -68,3 +68,16 @@ def test_jsonl_import_text_and_sections(tmp_path):
     assert rep.index.docs[0].title == "Fever case"
     assert "Discussion" in [s.name for s in rep.index.docs[1].sections]
     assert len(rep.errors) == 2 and any("invalid JSON" in str(e) for e in rep.errors)
+
+
+def test_document_scores_follow_how_much_of_a_report_matches(tmp_path):
+    jl = tmp_path / "reports.jsonl"
+    rows = [
+        {"id": "a", "text": "Case report\nA man had a cough. He had fever. The cough lasted a week."},
+        {"id": "b", "text": "Case report\nA woman had a rash. She had a cough once."},
+        {"id": "c", "text": "Case report\nA child had a fracture of the arm."},
+    ]
+    jl.write_text("\n".join(json.dumps(r) for r in rows))
+    index = build(Settings(corpus_dir=tmp_path / "none", models_dir=tmp_path / "m", jsonl_files=(jl,))).index
+    scores = index.doc_scores({"cough": 1.0})
+    assert scores[0] > scores[1] > 0 and scores[2] == 0
