@@ -15,7 +15,7 @@ from .lexicon import rarity
 from .domain import Answer, Entity
 from .index import Index
 from .passages import window
-from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, analyze_question, holds_type
+from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, analyze_question, holds_type, only_normal
 
 NO_ANSWER = "The report does not seem to answer this question."
 DOC_ENTITY_CACHE = 64  # documents whose entities are kept in memory
@@ -290,6 +290,8 @@ class Answerer:
             if not words or not all(t in lead for t in words):
                 return 0.0
             return 1.0 if _STRONG_DEFINITION.search(text[:120]) else (0.5 if holds_type("definition", text) else 0.0)
+        if qa.answer_type in ("finding", "findings") and not qa.yes_no and only_normal(text, labels):
+            return -1.0
         return 1.0 if holds_type(qa.answer_type, text, labels) else 0.0
 
     @staticmethod

@@ -91,7 +91,11 @@ class ClinicalNLP:
 
     def __init__(self, matcher: ConceptMatcher):
         self.matcher = matcher
-        self.tokenizer = _tokenizer()
+
+    @property
+    def tokenizer(self):
+        """spaCy's tokenizer, loaded on first use so start-up does not wait for it."""
+        return _tokenizer()
 
     def entities(self, text: str) -> list[Entity]:
         out: list[Entity] = []

@@ -82,6 +82,12 @@ def analyze_question(question: str, terms: list[str]) -> QuestionAnalysis:
     )
 
 
+def only_normal(sentence: str, labels: Counter | None = None) -> bool:
+    """The sentence reports only normal results ("the rest of the examination was within normal
+    limits"): no finding, whatever a "what was found" question's words it shares."""
+    return not (labels or Counter())["FINDING"] and bool(_ONLY_NORMAL.search(sentence))
+
+
 def holds_type(answer_type: str, sentence: str, labels: Counter | None = None) -> bool:
     """Whether a sentence holds text of the expected answer type (`labels`: how many concepts of
     each entity label it mentions, e.g. {"FINDING": 2, "DRUG": 1})."""
@@ -91,8 +97,6 @@ def holds_type(answer_type: str, sentence: str, labels: Counter | None = None) -
         return bool(_DEFINITION_CUE.search(sentence))
     if answer_type == "findings":
         return n_findings >= 2
-    if answer_type == "finding" and n_findings == 0 and _ONLY_NORMAL.search(sentence):
-        return False  # "the rest of the examination was within normal limits" reports no finding
     if answer_type == "treatment" and (labels["DRUG"] or labels["PROCEDURE"]):
         return True  # a named drug or procedure answers "how was she treated?"
     if answer_type == "date":  # "when" is answered by a date or a relative time ("6 years previously")

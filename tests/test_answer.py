@@ -5,8 +5,8 @@ from qa_service.evaluate import evaluate, read_questions
 from conftest import EVAL
 
 # Floors at the figures reached (raise them when the method improves; never lower them silently).
-SEED_HIT1_FLOOR = 0.95
-OTHER_HIT1_FLOOR = 0.76
+SEED_HIT1_FLOOR = 1.0
+OTHER_HIT1_FLOOR = 0.80
 
 
 def test_seed_dev_questions(answerer):
@@ -22,7 +22,7 @@ def test_other_reports_dev_questions(ada_answerer):
     rep = evaluate(ada_answerer, read_questions(EVAL / "dev_other_reports.jsonl"),
                    read_questions(EVAL / "dev_other_unanswerable.jsonl"))
     assert rep.hit1 >= OTHER_HIT1_FLOOR
-    assert rep.unanswerable_abstained >= 11  # of 15
+    assert rep.unanswerable_abstained >= 12  # of 15
     assert rep.answered_abstained <= 2  # of 60
 
 

@@ -66,3 +66,14 @@ def test_terms_drop_question_words():
 def test_sentences_holding_the_answer_type(answer_type, yes, no):
     assert holds_type(answer_type, yes)
     assert not holds_type(answer_type, no)
+
+
+def test_only_normal_sentences_hold_no_finding():
+    from collections import Counter
+
+    from qa_service.question import only_normal
+
+    assert only_normal("The rest of the abdominal examination was unremarkable.")
+    assert only_normal("His chest X-ray was normal.")
+    assert not only_normal("The chest X-ray was normal apart from a small effusion.", Counter({"FINDING": 1}))
+    assert not only_normal("The liver was enlarged.")
