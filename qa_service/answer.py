@@ -130,6 +130,12 @@ class Answerer:
         message = None if answers else NO_ANSWER
         return AskResult(question, answers, analysis, message, q_entities, (time.perf_counter() - t0) * 1000)
 
+    def warm_up(self) -> None:
+        """Load the lazily loaded parts (spaCy's tokenizer, word frequencies) before serving."""
+        if self.entities:
+            self.entities("No fever.")
+        rarity("fever")
+
     def document_entities(self, doc) -> list[Entity]:
         """Entities of a whole document (computed on first request, then cached)."""
         if not self.entities:

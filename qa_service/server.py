@@ -19,13 +19,19 @@ def prepare(settings: Settings) -> None:
     load_or_build(settings)  # build once before workers start, so they only load
 
 
+def warmed(app):
+    """Load what the first answer would otherwise wait for (spaCy's tokenizer, word frequencies)."""
+    app.extensions["qa"].answerer.warm_up()
+    return app
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bool = False,
           workers: int | None = None, threads: int | None = None) -> int:
     from .api import create_app
 
     prepare(settings)
     if dev:
-        create_app(settings).run(host=host, port=port)
+        warmed(create_app(settings)).run(host=host, port=port)
         return 0
     from gunicorn.app.base import BaseApplication
 
@@ -44,7 +50,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bo
                 self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return create_app(settings)
+            return warmed(create_app(settings))
 
     _App().run()
     return 0
