@@ -110,6 +110,11 @@ class Answerer:
         self._section_ids = np.array([per_doc[d][k] for d, k in zip(s["doc"], s["section"])], dtype=np.int32) \
             if len(s["doc"]) else np.zeros(0, dtype=np.int32)
         self._section_index = names
+        # Clinical findings (HPO concepts) per sentence, read off the index: "what symptoms did she
+        # have?" may share no word with the sentence that lists them.
+        hp_cols = [i for t, i in index.vocab.items() if t.startswith("HP:")]
+        self._n_findings = np.bincount(index.matrix[:, hp_cols].indices, minlength=index.n_sentences) \
+            if hp_cols else np.zeros(index.n_sentences, dtype=np.int64)
 
     # ------------------------------------------------------------------ public
     def ask(self, question: str, top_k: int = 3, document_id: str | None = None,
@@ -121,7 +126,7 @@ class Answerer:
         weights = self._query_weights(q_terms, mentions)
         rows = self._rows(document_id)
         answers: list[Answer] = []
-        cands = self._candidates(weights, rows, section, analysis.section) if weights else []
+        cands = self._candidates(weights, rows, section, analysis) if weights else []
         if cands:
             self._rerank(cands, q_terms, mentions, weights, analysis)
             self._judge(cands[: max(top_k, 1) * 2], question, q_terms, mentions, analysis)
@@ -164,7 +169,7 @@ class Answerer:
         return weights
 
     def _candidates(self, weights: dict[str, float], rows: slice, section: str | None,
-                    named_section: str | None) -> list[_Candidate]:
+                    analysis: QuestionAnalysis) -> list[_Candidate]:
         self._doc_rel = None
         base = self.index.score(weights, rows)
         ctx = base.copy()
@@ -181,9 +186,12 @@ class Answerer:
                 doc_of = self.index.sentences["doc"][rows]
                 ctx += (ctx > 0) * self.doc_weight * ctx.max() * self._doc_rel[doc_of]
         sec_ids = self._section_ids[rows]
-        if named_section:  # "what is the conclusion?": the named section's sentences are candidates too
-            named = self._section_index.get(named_section.lower(), -1)
-            ctx += 1e-3 * (sec_ids == named) * self.index.sentences["indexed"][rows]
+        indexed = self.index.sentences["indexed"][rows]
+        if analysis.section:  # "what is the conclusion?": the named section's sentences are candidates too
+            named = self._section_index.get(analysis.section.lower(), -1)
+            ctx += 1e-3 * (sec_ids == named) * indexed
+        if analysis.answer_type == "findings":  # sentences listing findings are candidates too
+            ctx += 1e-3 * (self._n_findings[rows] >= 2) * indexed
         if section:
             ctx *= sec_ids == self._section_index.get(section.strip().lower(), -1)
         touched = np.flatnonzero(ctx > 0)  # only rows the question's terms reach
