@@ -20,6 +20,7 @@ from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, anal
 NO_ANSWER = "The report does not seem to answer this question."
 DOC_ENTITY_CACHE = 64  # documents whose entities are kept in memory
 ROW_TERM_CACHE = 50_000  # sentences whose terms are kept between questions
+HEAD_CHARS = 60  # a sentence's opening, where the words it is about stand
 
 # Re-ranking weights (tuned on both dev sets; see benchmarks/README.md).
 W_LEX = 0.3  # BM25 with neighbour context, relative to the best candidate
@@ -234,7 +235,7 @@ class Answerer:
             labels = Counter(self.concept_label(cid) for cid in concepts) if self.concept_label else Counter()
             c.typed = self._type_evidence(qa, text, labels, words)
             c.section = self._section_prior(self._section_name(c.row), qa, text)
-            c.early = self._early(text, words, idf, alternatives)
+            c.early = self._early(c.row, words, idf, alternatives)
             c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
                        + W_TYPE * c.typed + W_SECTION * c.section + W_EARLY * c.early)
             if self._doc_rel is not None:
@@ -270,15 +271,17 @@ class Answerer:
             z = ABSTAIN_COEF["bias"] + sum(ABSTAIN_COEF[k] * v for k, v in c.features.items())
             c.answerability = 1.0 / (1.0 + math.exp(-z))
 
-    def _terms_of(self, row: int) -> frozenset[str]:
-        """A sentence's index terms (stems and concept ids), cached across questions."""
-        cached = self._row_terms.get(row)
+    def _terms_of(self, row: int, head: bool = False) -> frozenset[str]:
+        """A sentence's index terms (stems and concept ids), or those of its first 60 characters,
+        cached across questions."""
+        key = -row - 1 if head else row
+        cached = self._row_terms.get(key)
         if cached is None:
-            text = self._sentence_text(row)
+            text = self._sentence_text(row)[:HEAD_CHARS] if head else self._sentence_text(row)
             cached = frozenset(text_terms(text)) | frozenset(self.concepts(text) if self.concepts else ())
             if len(self._row_terms) >= ROW_TERM_CACHE:
                 self._row_terms.clear()  # rare; simpler and thread-safe, unlike evicting while others read
-            self._row_terms[row] = cached
+            self._row_terms[key] = cached
         return cached
 
     def _window_terms(self, row: int) -> set[str]:
@@ -290,10 +293,9 @@ class Answerer:
             out |= self._terms_of(row + 1)
         return out
 
-    def _early(self, text: str, words: list[str], idf: dict[str, float], alternatives: dict[str, set[str]]) -> float:
+    def _early(self, row: int, words: list[str], idf: dict[str, float], alternatives: dict[str, set[str]]) -> float:
         """Share of the question's words in the sentence's first words: the sentence is about them."""
-        head = text[:60]
-        head_terms = set(text_terms(head)) | (set(self.concepts(head)) if self.concepts else set())
+        head_terms = self._terms_of(row, head=True)
         total = sum(idf.values()) or 1.0
         return sum(idf[t] for t in words if t in head_terms or alternatives[t] & head_terms) / total
 
