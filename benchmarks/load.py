@@ -12,6 +12,7 @@ failures). Everything is bounded; the server is started on a free port and stopp
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -66,6 +67,7 @@ class Client(threading.Thread):
         self.port, self.qs, self.i, self.budget = port, qs, offset, budget
         self.latencies: list[float] = []
         self.errors = 0
+        self.reasons: collections.Counter = collections.Counter()
         self.conn: http.client.HTTPConnection | None = None
 
     def run(self) -> None:
@@ -80,11 +82,14 @@ class Client(threading.Thread):
                 resp = self.conn.getresponse()
                 data = resp.read()
                 ok = resp.status == 200 and b'"answers"' in data
+                if not ok:
+                    self.reasons[f"HTTP {resp.status}"] += 1
                 if resp.will_close:
                     self.conn.close()
                     self.conn = None
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 ok = False
+                self.reasons[type(exc).__name__] += 1
                 if self.conn is not None:
                     self.conn.close()
                 self.conn = None
@@ -128,7 +133,9 @@ def run_level(port: int, qs: list[str], clients: int, n: int, seconds: float) ->
     elapsed = time.perf_counter() - t0
     lat = sorted(x for t in threads for x in t.latencies)
     errors = sum(t.errors for t in threads)
+    reasons = sum((t.reasons for t in threads), collections.Counter())
     return {"clients": clients, "requests": len(lat) + errors, "ok": len(lat), "errors": errors,
+            "error_kinds": dict(reasons),
             "seconds": elapsed, "rps": len(lat) / elapsed if elapsed else 0.0,
             "p50": pct(lat, 50) * 1000, "p90": pct(lat, 90) * 1000, "p99": pct(lat, 99) * 1000,
             "max": (lat[-1] * 1000) if lat else float("nan"),
@@ -181,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in levels:
             row = run_level(port, qs, c, args.requests, args.seconds)
             rows.append(row)
-            print(f"clients={c}: {row['ok']} ok, {row['errors']} errors, {row['rps']:.0f} req/s, "
+            print(f"clients={c}: {row['ok']} ok, {row['errors']} errors {row['error_kinds'] or ''}, {row['rps']:.0f} req/s, "
                   f"p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms", file=sys.stderr)
     finally:
         if proc.poll() is None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import re
 import time
 from collections import Counter, OrderedDict
@@ -69,6 +70,7 @@ class _Candidate:
     typed: float = 0.0
     section: float = 0.0
     early: float = 0.0
+    doc: float | None = None  # the sentence's report's BM25 relative to the best report (across reports)
     final: float = 0.0
     answerability: float = 0.0
     features: dict = field(default_factory=dict)
@@ -100,6 +102,7 @@ class Answerer:
         self.abstain_threshold = abstain_threshold
         self._doc_entities: OrderedDict[str, list[Entity]] = OrderedDict()  # small LRU cache
         self._row_terms: dict[int, frozenset[str]] = {}
+        self._cache_lock = threading.Lock()
         s = index.sentences
         # Neighbours count as context only inside the same section of the same document.
         same = (s["doc"][1:] == s["doc"][:-1]) & (s["section"][1:] == s["section"][:-1])
@@ -146,12 +149,14 @@ class Answerer:
         """Entities of a whole document (computed on first request, then cached)."""
         if not self.entities:
             return []
-        cached = self._doc_entities.pop(doc.id, None)
+        with self._cache_lock:
+            cached = self._doc_entities.pop(doc.id, None)
         if cached is None:
             cached = self.entities(doc.text)
-        self._doc_entities[doc.id] = cached
-        while len(self._doc_entities) > DOC_ENTITY_CACHE:
-            self._doc_entities.popitem(last=False)
+        with self._cache_lock:
+            self._doc_entities[doc.id] = cached
+            while len(self._doc_entities) > DOC_ENTITY_CACHE:
+                self._doc_entities.popitem(last=False)
         return cached
 
     # ------------------------------------------------------------------ steps
@@ -171,8 +176,8 @@ class Answerer:
 
     def _candidates(self, weights: dict[str, float], rows: slice, section: str | None,
                     analysis: QuestionAnalysis) -> list[_Candidate]:
-        self._doc_rel = None
         base = self.index.score(weights, rows)
+        doc_rel = None  # per question, never on self: threads share this Answerer
         ctx = base.copy()
         prev_ok = self._same_prev[rows]
         next_ok = self._same_next[rows]
@@ -183,9 +188,9 @@ class Answerer:
             # Across reports, a sentence's report matters too: whole-document BM25, relative to the best.
             docs = self.index.doc_scores(weights)
             if docs.max() > 0:
-                self._doc_rel = docs / docs.max()
+                doc_rel = docs / docs.max()
                 doc_of = self.index.sentences["doc"][rows]
-                ctx += (ctx > 0) * self.doc_weight * ctx.max() * self._doc_rel[doc_of]
+                ctx += (ctx > 0) * self.doc_weight * ctx.max() * doc_rel[doc_of]
         sec_ids = self._section_ids[rows]
         indexed = self.index.sentences["indexed"][rows]
         if analysis.section:  # "what is the conclusion?": the named section's sentences are candidates too
@@ -200,7 +205,9 @@ class Answerer:
         if k == 0:
             return []
         top = touched[np.argpartition(-ctx[touched], k - 1)[:k]] if len(touched) > k else touched
-        return [_Candidate(rows.start + int(i), float(ctx[i])) for i in top]
+        return [_Candidate(rows.start + int(i), float(ctx[i]),
+                           doc=float(doc_rel[int(self.index.sentences["doc"][rows.start + int(i)])])
+                           if doc_rel is not None else None) for i in top]
 
     def _spans_documents(self, rows: slice) -> bool:
         return rows.stop > rows.start and self.index.sentences["doc"][rows.start] != self.index.sentences["doc"][rows.stop - 1]
@@ -238,8 +245,8 @@ class Answerer:
             c.early = self._early(c.row, words, idf, alternatives)
             c.final = (W_LEX * c.lex / best_lex + W_COVER * c.cover + W_COVER_WIN * c.cover_win
                        + W_TYPE * c.typed + W_SECTION * c.section + W_EARLY * c.early)
-            if self._doc_rel is not None:
-                c.final += W_DOC * self._doc_rel[int(self.index.sentences["doc"][c.row])]
+            if c.doc is not None:
+                c.final += W_DOC * c.doc
         cands.sort(key=lambda c: c.final, reverse=True)
 
     def _judge(self, cands: list[_Candidate], question: str, q_terms: list[str],

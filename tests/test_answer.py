@@ -50,3 +50,18 @@ def test_restricting_to_an_unknown_document_raises(answerer):
 
     with pytest.raises(UnknownDocument):
         answerer.ask("What is calcinosis?", document_id="nope")
+
+
+def test_concurrent_questions_across_reports_match_sequential_answers(ada_answerer):
+    """The answerer is shared by a worker's threads: per-question state must not leak between them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [q["question"] for q in read_questions(EVAL / "dev_other_reports.jsonl")][:24]
+
+    def run(q):
+        return [(a.document_id, a.start, a.score) for a in ada_answerer.ask(q, top_k=3).answers]
+
+    expected = [run(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(run, questions)) == expected
