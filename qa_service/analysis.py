@@ -19,7 +19,7 @@ QUESTION_STOP_WORDS = frozenset(
     we our us you your i me my any some anything something all was were get got s t also much many
     patient patients case report reported according
     show shows showed shown reveal revealed demonstrate demonstrated find found see seen note noted
-    around near within during after before whether""".split()
+    around near within during after before whether finding findings""".split()
 )
 
 

@@ -21,6 +21,7 @@ from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, QuestionAnalysis, anal
 NO_ANSWER = "The report does not seem to answer this question."
 DOC_ENTITY_CACHE = 64  # documents whose entities are kept in memory
 ROW_TERM_CACHE = 50_000  # sentences whose terms are kept between questions
+COMMON_WORD_WEIGHT = 0.5  # query weight of the most everyday word, relative to a rare term
 HEAD_CHARS = 60  # a sentence's opening, where the words it is about stand
 
 # Re-ranking weights (tuned on both dev sets; see benchmarks/README.md).
@@ -127,7 +128,7 @@ class Answerer:
         q_terms = query_terms(question)
         analysis = analyze_question(question, q_terms)
         mentions = self.expand(question) if self.expand else []
-        weights = self._query_weights(q_terms, mentions)
+        weights = self._query_weights(q_terms, mentions, question)
         rows = self._rows(document_id)
         answers: list[Answer] = []
         cands = self._candidates(weights, rows, section, analysis) if weights else []
@@ -168,8 +169,13 @@ class Answerer:
             raise UnknownDocument(document_id)
         return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
 
-    def _query_weights(self, q_terms: list[str], mentions: list[tuple[str, frozenset[str]]]) -> dict[str, float]:
-        weights: dict[str, float] = dict(Counter(q_terms))
+    def _query_weights(self, q_terms: list[str], mentions: list[tuple[str, frozenset[str]]],
+                       question: str) -> dict[str, float]:
+        # Everyday words ("affected", "given") say less than clinical terms: a general-English prior
+        # on top of the corpus idf.
+        surface = {stem(t): t for t in tokens(question) if t not in QUESTION_STOP_WORDS}
+        weights: dict[str, float] = {t: n * (COMMON_WORD_WEIGHT + (1 - COMMON_WORD_WEIGHT) * rarity(surface.get(t, t)))
+                                     for t, n in Counter(q_terms).items()}
         for cid, _ in mentions:
             weights[cid] = max(weights.get(cid, 0.0), self.concept_weight)
         return weights
