@@ -58,6 +58,11 @@ def query_terms(text: str) -> list[str]:
     return [stem(t) for t in tokens(text) if t not in QUESTION_STOP_WORDS]
 
 
+def query_words(text: str) -> dict[str, str]:
+    """Stem -> the word as asked, for a question's content words."""
+    return {stem(t): t for t in tokens(text) if t not in QUESTION_STOP_WORDS}
+
+
 def normalize_for_match(text: str) -> str:
     """The evaluation's normalization: lowercase, keep only [a-z0-9]."""
     return re.sub(r"[^a-z0-9]", "", text.lower())

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .analysis import QUESTION_STOP_WORDS, query_terms, stem, terms as text_terms, tokens
+from .analysis import query_terms, query_words, terms as text_terms
 from .lexicon import rarity
 from .domain import Answer, Entity
 from .index import Index
@@ -128,13 +128,17 @@ class Answerer:
         q_terms = query_terms(question)
         analysis = analyze_question(question, q_terms)
         mentions = self.expand(question) if self.expand else []
-        weights = self._query_weights(q_terms, mentions, question)
+        # How specific each question word is (general-English rarity of the word as asked), used by
+        # the query weights and the answerability judgement alike.
+        surface = query_words(question)
+        rarities = {t: rarity(surface.get(t, t)) for t in set(q_terms)}
+        weights = self._query_weights(q_terms, mentions, rarities)
         rows = self._rows(document_id)
         answers: list[Answer] = []
         cands = self._candidates(weights, rows, section, analysis) if weights else []
         if cands:
             self._rerank(cands, q_terms, mentions, weights, analysis)
-            self._judge(cands[: max(top_k, 1) * 2], question, q_terms, mentions, analysis)
+            self._judge(cands[: max(top_k, 1) * 2], q_terms, rarities, mentions, analysis)
             answers = self._select(cands, top_k)
         q_entities = self.entities(question) if self.entities else []
         message = None if answers else NO_ANSWER
@@ -170,11 +174,10 @@ class Answerer:
         return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
 
     def _query_weights(self, q_terms: list[str], mentions: list[tuple[str, frozenset[str]]],
-                       question: str) -> dict[str, float]:
+                       rarities: dict[str, float]) -> dict[str, float]:
         # Everyday words ("affected", "given") say less than clinical terms: a general-English prior
         # on top of the corpus idf.
-        surface = {stem(t): t for t in tokens(question) if t not in QUESTION_STOP_WORDS}
-        weights: dict[str, float] = {t: n * (COMMON_WORD_WEIGHT + (1 - COMMON_WORD_WEIGHT) * rarity(surface.get(t, t)))
+        weights: dict[str, float] = {t: n * (COMMON_WORD_WEIGHT + (1 - COMMON_WORD_WEIGHT) * rarities[t])
                                      for t, n in Counter(q_terms).items()}
         for cid, _ in mentions:
             weights[cid] = max(weights.get(cid, 0.0), self.concept_weight)
@@ -255,11 +258,10 @@ class Answerer:
                 c.final += W_DOC * c.doc
         cands.sort(key=lambda c: c.final, reverse=True)
 
-    def _judge(self, cands: list[_Candidate], question: str, q_terms: list[str],
+    def _judge(self, cands: list[_Candidate], q_terms: list[str], rarities: dict[str, float],
                mentions: list[tuple[str, frozenset[str]]], analysis: QuestionAnalysis) -> None:
         """Answerability of the leading candidates: how much of the question they cover, and whether
         a rare (specific) word of the question is missing from the candidate's whole document."""
-        surface = {stem(t): t for t in tokens(question) if t not in QUESTION_STOP_WORDS}
         words = list(dict.fromkeys(q_terms))
         # Broad families ("scan" for CT) help retrieval but do not show the report answers the question.
         alternatives = {t: [cid for cid, stems in mentions if t in stems and not cid.startswith("FAMILY:")]
@@ -270,7 +272,7 @@ class Answerer:
             miss_doc = miss_win = 0.0
             for t in words:
                 # A clinical term (a concept of the vocabulary) or a rare word names something specific.
-                r = 1.0 if alternatives[t] else rarity(surface.get(t, t))
+                r = 1.0 if alternatives[t] else rarities[t]
                 specific = r if r >= RARE else 0.0
                 if t in win_terms or any(a in win_terms for a in alternatives[t]):
                     continue

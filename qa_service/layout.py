@@ -73,10 +73,6 @@ def canonical_heading(text: str) -> str | None:
     return HEADINGS.get(key)
 
 
-def is_heading_case(text: str) -> bool:
-    """Headings are Title case ("Case report"), all capitals ("CASE REPORT") or lower after a capital."""
-    return text[:1].isupper()
-
 
 def caption_name(match: re.Match) -> str:
     kind = "Table" if match.group("kind").lower().startswith("tab") else "Figure"

@@ -23,7 +23,6 @@ TYPE_EVIDENCE: dict[str, re.Pattern] = {
     "cause": re.compile(r"\b(?:because|due to|caused|owing to|secondary to|based on|on the basis of|in view of|given the|result(?:ed|ing)? (?:from|in)|associated with|attributed|led to|leading to|suspect\w*|induced)\b", re.I),
     "outcome": re.compile(r"\b(?:discharg\w*|recover\w*|improv\w*|resolv\w*|follow[- ]?up|died|death|surviv\w*|remission|recurrence|well|uneventful\w*|outcome)\b", re.I),
     "location": re.compile(r"\b(?:in|on|at|around|over|of)\s+(?:the\s+)?(?:left|right|both|upper|lower|proximal|distal|anterior|posterior)?\s*[a-z]+", re.I),
-    "definition": re.compile(r"\b(?:is|are|refers? to|defined as|known as|referred to as|called|characteri[sz]ed by|consist\w* of)\b", re.I),
 }
 
 # Question patterns, first match wins; each yields the expected answer type.

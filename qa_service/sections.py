@@ -58,7 +58,7 @@ def split_sections(text: str) -> list[Section]:
     first = heads[0][0] if heads else len(text)
     if text[:first].strip():
         sections.append(Section("Front matter" if heads else "Body", "front" if heads else "body", 0, first))
-    for i, (hstart, cstart, name, written) in enumerate(heads):
+    for i, (_, cstart, name, written) in enumerate(heads):
         end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
         kind = "unindexed" if name in UNINDEXED_SECTIONS else "body"
         sections.append(Section(name, kind, cstart, end, written))
