@@ -13,7 +13,8 @@ pipeline (corpus.build_document), every sentence of it is ranked by cosine to th
 
 Cost: each encoder runs in its own child process so its memory is its own: load time, RSS after
 load, peak RSS; encode time of each question alone (what a query pays), and of every report's
-sentences in one encode() call per report (what indexing pays), as sentences/s and ms per 1,000.
+sentences in one encode() call per report (what indexing pays), as sentences/s and ms per 1,000. MiniLM runs twice: with its default of one
+OpenBLAS thread, and with OpenBLAS's own thread count (2 here).
 
     .venv/bin/python benchmarks/semantic.py            # all encoders + TF-IDF, prints a markdown table
     .venv/bin/python benchmarks/semantic.py --limit 100
@@ -39,6 +40,7 @@ SHARED = ROOT.parent / "shared"
 QUESTIONS = SHARED / "eval" / "train_questions.jsonl"
 REPORTS = SHARED / "data" / "ada_case_reports" / "case_reports.jsonl"
 TFIDF = "tfidf"
+MINILM_BLAS_DEFAULT = "minilm-l6-v2@blas-default"  # OpenBLAS's own thread count instead of 1
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -108,7 +110,12 @@ def run_one(name: str, limit: int | None) -> dict:
     from qa_service.semantic import load_encoder
 
     t0 = time.perf_counter()
-    enc = load_encoder(name)
+    if name == MINILM_BLAS_DEFAULT:
+        from qa_service.semantic import MiniLMEncoder, _minilm_dir
+
+        enc = MiniLMEncoder(_minilm_dir(), name=name, blas_threads=None)
+    else:
+        enc = load_encoder(name)
     load_s = time.perf_counter() - t0
     if enc is None:
         return {"name": name, "missing": True}
@@ -148,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     from qa_service.semantic import ENCODER_NAMES
 
     results = []
-    for name in (*ENCODER_NAMES, TFIDF):
+    load_before = os.getloadavg()[0]
+    for name in (*ENCODER_NAMES, MINILM_BLAS_DEFAULT, TFIDF):
         cmd = [sys.executable, __file__, "--one", name] + (["--limit", str(args.limit)] if args.limit else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -158,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     first = next(r for r in results if not r.get("missing"))
     print(f"{first['n']} questions over {first['docs']} reports, {first['sentences']:,} sentences; {first['reachable']} questions have an evidence string "
-          f"inside one sentence. Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}.\n")
+          f"inside one sentence. Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes share the cores).\n")
     print("| ranker | dim | hit@1 | hit@3 | load s | question encode ms p50 / p90 | sentences/s | ms per 1,000 sentences | RSS after load MB (+model) | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:

@@ -154,9 +154,17 @@ class MiniLMEncoder:
     """all-MiniLM-L6-v2: BERT encoder forward pass in NumPy float32, mean pooling, L2 normalise."""
 
     def __init__(self, model_dir: Path, name: str = MINILM, max_tokens: int = MINILM_MAX_TOKENS,
-                 batch_size: int = 32):
+                 batch_size: int = 32, blas_threads: int | None = 1):
+        """`blas_threads`: OpenBLAS threads while encoding (None: leave as is). 1 by default: when
+        the cores are busy (gunicorn threads, other processes) multi-threaded OpenBLAS on these small
+        matrices is several times slower (measured 5.7x on 2 busy cores), and when they are idle it
+        gains little. The limit is process-wide while encode() runs (threadpoolctl)."""
         from safetensors.numpy import load_file
+        from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
+
+        self.blas_threads = blas_threads
+        self._threadpools = ThreadpoolController() if blas_threads else None
 
         cfg = json.loads((model_dir / "config.json").read_text())
         self.n_layers = int(cfg["num_hidden_layers"])
@@ -207,13 +215,17 @@ class MiniLMEncoder:
         bias = ((1.0 - mask) * np.float32(-1e9)).astype(np.float32)[:, None, None, :]
         scale = np.float32(1.0 / np.sqrt(dh))
         for lay in self.layers:
-            qkv = (x @ lay["qkv_w"] + lay["qkv_b"]).reshape(B, L, 3, H, dh).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0], qkv[1], qkv[2]  # (B, H, L, dh)
-            s = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            qkv = x @ lay["qkv_w"]
+            qkv += lay["qkv_b"]
+            # (3, B, H, L, dh), contiguous: batched matmul on strided views is ~5x slower
+            q, k, v = np.ascontiguousarray(qkv.reshape(B, L, 3, H, dh).transpose(2, 0, 3, 1, 4))
+            s = q @ k.transpose(0, 1, 3, 2)
+            s *= scale
+            s += bias
             s -= s.max(axis=-1, keepdims=True)
             np.exp(s, out=s)
             s /= s.sum(axis=-1, keepdims=True)
-            ctx = (s @ np.ascontiguousarray(v)).transpose(0, 2, 1, 3).reshape(B * L, D)
+            ctx = (s @ v).transpose(0, 2, 1, 3).reshape(B * L, D)
             ow, ob = lay["o"]
             x = _layer_norm(x + (ctx @ ow + ob), *lay["ln1"], self.eps)
             iw, ib = lay["i"]
@@ -229,6 +241,15 @@ class MiniLMEncoder:
         if not texts:
             return out
         encs = self.tokenizer.encode_batch(texts)
+        if self._threadpools is None:
+            self._encode_sorted(encs, out)
+        else:
+            with self._threadpools.limit(limits=self.blas_threads, user_api="blas"):
+                self._encode_sorted(encs, out)
+        return _normalise_rows(out)
+
+    def _encode_sorted(self, encs: list, out: np.ndarray) -> None:
+        """Forward passes over batches of similar length (sorted, padded per batch) into `out`."""
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
@@ -240,7 +261,6 @@ class MiniLMEncoder:
                 ids[r, :n] = encs[i].ids
                 mask[r, :n] = 1.0
             out[idx] = self._forward(ids, mask)
-        return _normalise_rows(out)
 
 
 def _minilm_dir() -> Path | None:

