@@ -15,7 +15,7 @@ import time
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .answer import Answerer, UnknownDocument
+from .qa import Answerer, UnknownDocument
 from .config import Settings
 from .index import IndexError_, current_name, load_index
 from .ingest import IngestError
@@ -85,9 +85,12 @@ def ask():
     section = body.get("section")
     if section is not None and not isinstance(section, str):
         raise ApiError(400, "invalid_section", "'section' must be a string")
+    debug = body.get("debug", False)
+    if not isinstance(debug, bool):
+        raise ApiError(400, "invalid_debug", "'debug' must be true or false")
     answerer = _answerer()
     try:
-        result = answerer.ask(question, top_k=top_k, document_id=document_id, section=section or None)
+        result = answerer.ask(question, top_k=top_k, document_id=document_id, section=section or None, debug=debug)
     except UnknownDocument:
         raise ApiError(404, "unknown_document", f"no document with id {_short(document_id)!r}")
     return jsonify(result.to_dict())

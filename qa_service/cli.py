@@ -82,7 +82,7 @@ def _print_answers(result: dict) -> None:
 
 
 def cmd_ask(args) -> int:
-    from .answer import UnknownDocument
+    from .qa import UnknownDocument
 
     answerer, settings = _answerer(args)
     question = " ".join(args.question).strip()

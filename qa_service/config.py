@@ -17,9 +17,12 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
     try:
-        return float(os.environ.get(name, default))
+        return float(raw)
     except ValueError:
         return default
 
@@ -40,10 +43,12 @@ class Settings:
     context_weight: float = 0.35
     # Query weight of a clinical concept the question mentions (a word of the question weighs 1).
     concept_weight: float = 0.5
-    # Candidates re-ranked per question (bounded whatever the corpus size).
-    rerank_candidates: int = 60
-    # Abstain when the calibrated answerability falls below this.
-    abstain_threshold: float = 0.3
+    # Abstain when the calibrated answerability falls below this; None: the threshold fitted with
+    # the answerability model (qa_service/qa/model.json).
+    abstain_threshold: float | None = None
+    # Sentence encoders for the semantic features (keys of qa.features.ENCODERS), and spelling repair.
+    encoders: tuple[str, ...] = ("wl", "lm")
+    spelling: bool = True
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     workers: int = 2
@@ -67,8 +72,9 @@ class Settings:
             top_k=_env_int("QA_TOP_K", 3),
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 1000),
             max_body_bytes=_env_int("QA_MAX_BODY_BYTES", 2 * 1024 * 1024),
-            abstain_threshold=_env_float("QA_ABSTAIN_THRESHOLD", 0.3),
+            abstain_threshold=_env_float("QA_ABSTAIN_THRESHOLD", None),
             admin_token=os.environ.get("QA_ADMIN_TOKEN") or None,
+            encoders=tuple(e.strip() for e in os.environ.get("QA_ENCODERS", "wl,lm").split(",") if e.strip()),
             cors_origins=cors,
             workers=_env_int("QA_WORKERS", 2),
             threads=_env_int("QA_THREADS", 4),

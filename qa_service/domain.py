@@ -57,7 +57,7 @@ class Answer:
     document_id: str
     document_title: str
     section: str
-    score: float  # 0..1, calibrated answerability
+    score: float  # 0..1: the calibrated probability that this answer holds the answer
     start: int  # of `text` in the cleaned document text
     end: int
     passage_start: int
@@ -65,8 +65,11 @@ class Answer:
     raw_start: int  # of `text` in the raw source text
     raw_end: int
     entities: list[Entity] = field(default_factory=list)
+    features: dict | None = None  # the ranker's feature values, only when asked for (debug)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["entities"] = [e.to_dict() if isinstance(e, Entity) else e for e in self.entities]
+        if self.features is None:
+            d.pop("features")
         return d

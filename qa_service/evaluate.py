@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .analysis import normalize_for_match
-from .answer import Answerer, UnknownDocument
+from .qa import Answerer, UnknownDocument
 
 
 @dataclass

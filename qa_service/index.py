@@ -49,6 +49,8 @@ class Index:
     matrix: sparse.csc_matrix  # float32 BM25 weights, sentences x terms
     sentences: dict[str, np.ndarray]  # columns of the sentence table
     meta: dict = field(default_factory=dict)
+    # encoder name -> (n_sentences, dim) float32 unit vectors of every sentence (zeros where unindexed)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
     doc_rows: np.ndarray = field(init=False)  # sentence row range per document: [doc_rows[d], doc_rows[d+1])
     doc_by_id: dict[str, int] = field(init=False)
 
@@ -119,8 +121,10 @@ class Index:
 def build_index(docs: Sequence[Document], featurize: Callable[[str, object], list[str]], *,
                 k1: float = 1.2, b: float = 0.75, meta: dict | None = None,
                 doc_context: Callable[[Document], object] = lambda d: None,
-                indexable: Callable[[Section], bool] = lambda s: s.kind != "unindexed") -> Index:
-    """Fit the BM25 sentence matrix over every sentence of indexable sections.
+                indexable: Callable[[Section], bool] = lambda s: s.kind != "unindexed",
+                encoders: dict[str, Callable[[list[str]], np.ndarray]] | None = None) -> Index:
+    """Fit the BM25 sentence matrix over every sentence of indexable sections, and encode those
+    sentences with each of `encoders` (name -> texts -> unit vectors).
 
     `featurize(sentence, context)` gives a sentence's terms; `context` is `doc_context(document)`
     (e.g. the abbreviations the document defines).
@@ -147,7 +151,11 @@ def build_index(docs: Sequence[Document], featurize: Callable[[str, object], lis
     info = dict(meta or {})
     info.update(format=INDEX_FORMAT, k1=k1, b=b, n_docs=len(docs), n_sentences=len(texts),
                 n_terms=len(vocab), max_idf=float(idf.max()) if len(idf) else 10.0)
-    return Index(list(docs), vocab, idf, weights.tocsc(), table, info)
+    vectors = {}
+    for name, encode in (encoders or {}).items():
+        vectors[name] = np.asarray(encode([t for t, _ in texts]), dtype=np.float32)
+    info["encoders"] = sorted(vectors)
+    return Index(list(docs), vocab, idf, weights.tocsc(), table, info, vectors)
 
 
 def _bm25(counts: sparse.csr_matrix, k1: float, b: float) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -174,6 +182,8 @@ def save_index(index: Index, models_dir: Path) -> Path:
         m = index.matrix
         np.savez(tmp / "matrix.npz", data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape))
         np.savez(tmp / "sentences.npz", idf=index.idf, **index.sentences)
+        for name, vecs in index.vectors.items():  # float16 halves the file; cosines lose < 1e-3
+            np.save(tmp / f"vectors-{name}.npy", vecs.astype(np.float16), allow_pickle=False)
         (tmp / "vocab.json").write_text(json.dumps(index.vocab, separators=(",", ":")))
         with (tmp / "docs.jsonl").open("w", encoding="utf-8") as fh:
             for doc in index.docs:
@@ -242,12 +252,14 @@ def load_index(models_dir: Path) -> Index:
             idf = z["idf"]
             table = {c: z[c] for c in _SENTENCE_COLUMNS}
         vocab = json.loads((folder / "vocab.json").read_text())
+        vectors = {name: np.load(folder / f"vectors-{name}.npy", allow_pickle=False).astype(np.float32)
+                   for name in meta.get("encoders", [])}
         lines = (folder / "docs.jsonl").read_text(encoding="utf-8").splitlines()
         bounds = np.searchsorted(table["doc"], np.arange(len(lines) + 1))
         docs = [_doc_from_json(json.loads(line), table, bounds[i], bounds[i + 1]) for i, line in enumerate(lines)]
     except (OSError, ValueError, KeyError) as exc:
         raise IndexError_(f"index in {folder} is unreadable: {exc}") from exc
-    return Index(docs, vocab, idf, matrix, table, meta)
+    return Index(docs, vocab, idf, matrix, table, meta, vectors)
 
 
 def _doc_from_json(row: dict, table: dict[str, np.ndarray], lo: int, hi: int) -> Document:

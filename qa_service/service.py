@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .answer import Answerer
+from .qa import Answerer
 from .config import Settings
 from .analysis import terms
 from .concepts import load_matcher, vocabulary_hash
@@ -18,6 +18,7 @@ from .corpus import LoadError, fingerprint, load_corpus, sidecar_title, sidecars
 from .index import Index, IndexError_, build_index, clean_stale, load_index, read_meta, save_index
 from .lexicon import is_word
 from .nlp import ClinicalNLP
+from .qa.spelling import SpellingCorrector
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
 
 def corpus_fingerprint(settings: Settings) -> str:
     """Changes when the corpus, its title sidecars, the pipeline version or the shipped vocabulary changes."""
-    extra = f"v{PIPELINE_VERSION}-{vocabulary_hash()}"
+    extra = f"v{PIPELINE_VERSION}-{vocabulary_hash()}-enc:{','.join(settings.encoders)}"
     sidecars = sidecars_fingerprint(settings.corpus_dir)
     if sidecars:
         extra += f"+titles:{sidecars}"
@@ -96,6 +97,21 @@ def featurizer(settings: Settings) -> Callable[[str, object], list[str]]:
     return featurize
 
 
+def load_encoders(settings: Settings) -> dict:
+    """The sentence encoders the settings name (features.ENCODERS keys) that are installed."""
+    from .qa.features import ENCODERS
+    from .semantic import load_encoder
+
+    out = {}
+    for name in settings.encoders:
+        enc = load_encoder(ENCODERS[name])
+        if enc is None:
+            log.warning("sentence encoder %s is not installed; answering without it", ENCODERS[name])
+        else:
+            out[name] = enc
+    return out
+
+
 def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = None) -> BuildReport:
     """Load the corpus, fit the index and save it atomically under models/."""
     t0 = time.perf_counter()
@@ -107,7 +123,8 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
     t1 = time.perf_counter()
     log.info("read %d reports in %.1f s (%.0f reports/s); fitting the index over %d sentences",
              len(docs), t1 - t0, len(docs) / max(t1 - t0, 1e-9), sum(len(d.sentences) for d in docs))
-    index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b,
+    encoders = {name: enc.encode for name, enc in load_encoders(settings).items()}
+    index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b, encoders=encoders,
                         meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors]})
     if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
@@ -151,9 +168,14 @@ def startup_cleanup(settings: Settings) -> None:
         clean_corpus_temp(settings.corpus_dir)
 
 
-def make_answerer(index: Index, settings: Settings) -> Answerer:
+def make_answerer(index: Index, settings: Settings, model: dict | None = None, encoders: dict | None = None) -> Answerer:
+    """An Answerer over `index` with the shipped fitted models (or `model`, e.g. {} for none)."""
     matcher = load_matcher(settings.models_dir)
     nlp = ClinicalNLP(matcher)
-    return Answerer(index, expand=matcher.mentions, concept_label=matcher.label, concepts=matcher.ids, entities=nlp.entities,
-                    concept_weight=settings.concept_weight, context_weight=settings.context_weight,
-                    candidates=settings.rerank_candidates, abstain_threshold=settings.abstain_threshold)
+    if encoders is None:
+        encoders = {name: (enc.encode, index.vectors[name]) for name, enc in load_encoders(settings).items()
+                    if name in index.vectors}
+    correct = SpellingCorrector(lambda stem: stem in index.vocab) if settings.spelling else None
+    return Answerer(index, model=model, encoders=encoders, correct=correct, expand=matcher.mentions, concept_label=matcher.label, concepts=matcher.ids,
+                    entities=nlp.entities, concept_weight=settings.concept_weight,
+                    context_weight=settings.context_weight, abstain_threshold=settings.abstain_threshold)

@@ -63,5 +63,6 @@ def ada_answerer(tmp_path_factory):
     from qa_service.service import build, make_answerer
 
     base = tmp_path_factory.mktemp("ada")
-    s = Settings(corpus_dir=base / "empty", models_dir=base / "models", jsonl_files=(ADA,))
+    # Word vectors only (the "wl" fitted variant): MiniLM would encode 7,600 sentences first.
+    s = Settings(corpus_dir=base / "empty", models_dir=base / "models", jsonl_files=(ADA,), encoders=("wl",))
     return make_answerer(build(s).index, s)

@@ -22,7 +22,8 @@ def test_index_round_trip(index, settings):
 def test_persisted_folder_has_only_arrays_and_json(built, settings):
     name = (settings.models_dir / CURRENT).read_text().strip()
     files = sorted(p.name for p in (settings.models_dir / name).iterdir())
-    assert files == ["docs.jsonl", "matrix.npz", "meta.json", "sentences.npz", "vocab.json"]
+    assert files == ["docs.jsonl", "matrix.npz", "meta.json", "sentences.npz", "vectors-lm.npy", "vectors-wl.npy",
+                     "vocab.json"]
     assert read_meta(settings.models_dir)["n_docs"] == 1
 
 

@@ -164,7 +164,9 @@ def test_kill_9_during_ingest_leaves_a_consistent_state(dirs):
         # The previous documents are served intact ...
         status, doc, _ = restarted.request("GET", f"/api/documents/{REPORT.stem}")
         assert status == 200 and doc == old_doc
-        assert restarted.request("POST", "/api/ask", {"question": OLD_QUESTION})[1]["answers"][0] == old_answer
+        # (the same answer; its score moves a little, since the stored report changed the corpus statistics)
+        again = restarted.request("POST", "/api/ask", {"question": OLD_QUESTION})[1]["answers"][0]
+        assert {k: v for k, v in again.items() if k != "score"} == {k: v for k, v in old_answer.items() if k != "score"}
         # ... the ingest happened fully (its report was stored, so start-up rebuilt the index with it)
         # and the half-written one not at all: corpus files and index agree.
         stored = sorted(p.stem for p in corpus.glob("*.txt"))

@@ -1,0 +1,78 @@
+"""Fit the answer ranker and the answerability model, report grouped cross-validation by report,
+and write qa_service/qa/model.json (one fitted variant per set of sentence encoders).
+
+    python benchmarks/train.py                  # CV + fit + write the model (every variant)
+    python benchmarks/train.py --cv-only        # CV figures only
+    python benchmarks/train.py --ablate         # CV with groups of features left out
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evaluation import training as T  # noqa: E402
+from qa_service.qa.answerer import variant_name  # noqa: E402
+from qa_service.qa.features import FEATURES  # noqa: E402
+
+VARIANTS = (("wl", "lm"), ("wl",), ())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=Path, default=ROOT / "models" / "train", help="index folder for the training corpus")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--cv-only", action="store_true")
+    ap.add_argument("--ablate", action="store_true")
+    ap.add_argument("--alpha", type=float, default=1.0, help="the ranker's L2 penalty")
+    ap.add_argument("--C", type=float, default=1.0, help="the answerability model's inverse L2 penalty")
+    ap.add_argument("--variants", default="wl+lm,wl,none", help="encoder sets to fit, e.g. 'wl+lm,wl,none'")
+    ap.add_argument("--out", type=Path, default=ROOT / "qa_service" / "qa" / "model.json")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    t0 = time.perf_counter()
+    wanted = args.variants.split(",")
+    artefact = {"written_by": "benchmarks/train.py", "commit": T.git_commit(), "data": T.data_files(),
+                "features": list(FEATURES), "answerability_features": list(T.ANSWERABILITY_FEATURES),
+                "folds": args.folds, "variants": {}}
+    for encoders in VARIANTS:
+        name = variant_name(encoders)
+        if name not in wanted:
+            continue
+        answerer = T.build_answerer(args.models, encoders)
+        items = T.load_items()
+        T.prepare(answerer, items)
+        recall = np.mean([bool(it.y.any()) for it in items if it.evidence])
+        print(f"[{name}] {len(items)} questions over {len({it.doc for it in items})} reports, prepared at "
+              f"{time.perf_counter() - t0:.0f} s; evidence among the candidates: {recall:.3f}", flush=True)
+        cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C)
+        T.print_table(f"[{name}] cross-validated ({args.folds} folds grouped by report)", cv)
+        if args.ablate:
+            for label, keep in T.ABLATIONS.items():
+                mask = np.array([keep(f) for f in FEATURES])
+                m = T.cross_validate(answerer, items, args.folds, mask=mask, alpha=args.alpha, C=args.C)["all case-report questions"]
+                print(f"[{name}] ablation {label}: hit@1 {m['hit@1']} MRR@5 {m['MRR@5']} open {m['hit@1 abstention off']} "
+                      f"declined {m['answerable declined']} / unans {m['unanswerable declined']}", flush=True)
+        if args.cv_only:
+            continue
+        ranker, model = T.fit(answerer, items, alpha=args.alpha, C=args.C)
+        insample = {src: T.summarize(m) for src, m in T.merge([T.evaluate(answerer, items, ranker, model,
+                                                                       np.ones(len(FEATURES), bool))]).items()}
+        T.print_table(f"[{name}] in-sample (fitted on these questions; not a generalization figure)", insample)
+        artefact["variants"][name] = T.provenance(cv, insample, ranker, model)
+    if not args.cv_only:
+        args.out.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

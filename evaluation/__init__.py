@@ -1,0 +1,1 @@
+"""Evaluation and training tooling (not shipped in the wheel): question files, grouped CV, fitting."""

@@ -1,0 +1,255 @@
+"""Fitting and cross-validating the answer ranker and the answerability model on the labelled
+questions (benchmarks/train.py is the command). Every figure called "cross-validated" comes from
+questions whose report was in no training fold (GroupKFold by report)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa_service.analysis import normalize_for_match
+from qa_service.config import Settings
+from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
+from qa_service.qa.answerer import Answerer, Prepared
+from qa_service.qa.features import ENCODERS, FEATURES
+from qa_service.qa.focus import SHORT_SENTENCE
+from qa_service.qa.ranker import ListwiseRanker
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EVAL = SHARED / "eval"
+ADA = SHARED / "data" / "ada_case_reports" / "case_reports.jsonl"
+SHIPPED_DOC = "calcinosis-cutis-universalis-sle"
+SETS = [  # (source name, answerable file, unanswerable file)
+    ("shipped report", "dev_questions.jsonl", "dev_unanswerable.jsonl"),
+    ("dev other reports", "dev_other_reports.jsonl", "dev_other_unanswerable.jsonl"),
+    ("train reports", "train_questions.jsonl", "train_unanswerable.jsonl"),
+]
+ALL = "all case-report questions"
+
+__all__ = ["ANSWERABILITY_FEATURES", "Item", "load_items", "build_answerer", "prepare", "fit", "evaluate",
+           "cross_validate", "summarize", "print_table", "ABLATIONS"]
+
+
+@dataclass
+class Item:
+    source: str
+    qid: str
+    doc: str
+    question: str
+    evidence: list[str]  # empty: unanswerable
+    prep: Prepared | None = None
+    y: np.ndarray | None = None  # per candidate: its focused answer text holds the evidence
+    extra: dict = field(default_factory=dict)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_items(sets=SETS) -> list[Item]:
+    items = []
+    for source, ans, unans in sets:
+        for r in read_jsonl(EVAL / ans):
+            items.append(Item(source, r["id"], r.get("doc", SHIPPED_DOC), r["question"], r["evidence"]))
+        for r in read_jsonl(EVAL / unans):
+            items.append(Item(source, r["id"], r.get("doc", SHIPPED_DOC), r["question"], []))
+    return items
+
+
+def build_answerer(models_dir: Path, encoders: tuple[str, ...],
+                   corpus_encoders: tuple[str, ...] | None = None) -> Answerer:
+    """An answerer without fitted models over the shipped report and the scraped reports; the index
+    holds the vectors of `corpus_encoders` (default: all), the answerer uses `encoders`."""
+    from qa_service.semantic import load_encoder
+    from qa_service.service import load_or_build, make_answerer
+
+    settings = Settings(corpus_dir=ROOT / "corpus", models_dir=models_dir, jsonl_files=(ADA,),
+                        encoders=tuple(ENCODERS) if corpus_encoders is None else corpus_encoders)
+    index = load_or_build(settings).index
+    enc = {short: (load_encoder(ENCODERS[short]).encode, index.vectors[short]) for short in encoders}
+    return make_answerer(index, settings, model={}, encoders=enc)  # no fitted model: features only
+
+
+def focused_rows(answerer: Answerer, row: int) -> list[int]:
+    """The rows of the focused answer at `row` (a short sentence takes the next one of its paragraph)."""
+    s = answerer.index.sentences
+    if (s["end"][row] - s["start"][row] < SHORT_SENTENCE and row + 1 < answerer.index.n_sentences
+            and s["doc"][row + 1] == s["doc"][row] and s["paragraph"][row + 1] == s["paragraph"][row]):
+        return [row, row + 1]
+    return [row]
+
+
+def prepare(answerer: Answerer, items: list[Item]) -> None:
+    for it in items:
+        it.prep = answerer.prepare(it.question, document_id=it.doc)
+        if it.evidence:
+            ev = [normalize_for_match(e) for e in it.evidence]
+            texts = [" ".join(answerer.features.text(r) for r in focused_rows(answerer, int(row)))
+                     for row in it.prep.cands.rows]
+            it.y = np.array([any(e in normalize_for_match(t) for e in ev) for t in texts], dtype=bool)
+
+
+def fit(answerer: Answerer, items: list[Item], mask: np.ndarray | None = None, alpha: float = 1.0,
+        C: float = 1.0, decline_target: float = 0.07) -> tuple[ListwiseRanker, AnswerabilityModel]:
+    """Fit both models on `items`; `mask` keeps a subset of the ranker's features (ablation)."""
+    cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
+    ans = [it for it in items if it.evidence and len(it.prep.cands)]
+    ranker = ListwiseRanker(alpha=alpha).fit([it.prep.X[:, cols] for it in ans], [it.y for it in ans],
+                                             [f for f, k in zip(FEATURES, cols) if k])
+    # The answerability model learns from ranker scores on questions the ranker was not fitted on
+    # (inner folds by report), as it will meet them in use.
+    Xq, yq = oof_answerability_rows(answerer, items, cols, alpha)
+    model = AnswerabilityModel(C=C)
+    # Unanswerable questions are a fifth of the data: weight them up to balance the classes.
+    w = np.where(yq == 1, 1.0, (yq == 1).sum() / max((yq == 0).sum(), 1))
+    model.fit(Xq, yq, sample_weight=w)
+    p = model.predict_proba(Xq)
+    # The threshold declines at most `decline_target` of the answerable training questions.
+    model.threshold = float(np.quantile(p[yq == 1], decline_target)) if (yq == 1).any() else 0.5
+    return ranker, model
+
+
+def oof_answerability_rows(answerer: Answerer, items: list[Item], cols: np.ndarray, alpha: float, k: int = 4):
+    from sklearn.model_selection import GroupKFold
+
+    X = np.zeros((len(items), len(ANSWERABILITY_FEATURES)))
+    y = np.array([1 if it.evidence else 0 for it in items])
+    groups = np.array([it.doc for it in items])
+    for tr, te in GroupKFold(n_splits=k).split(items, groups=groups):
+        ans = [items[i] for i in tr if items[i].evidence and len(items[i].prep.cands)]
+        inner = ListwiseRanker(alpha=alpha).fit([it.prep.X[:, cols] for it in ans], [it.y for it in ans])
+        X[te], _ = answerability_rows(answerer, inner, [items[i] for i in te], cols)
+    return X, y
+
+
+def answerability_rows(answerer: Answerer, ranker: ListwiseRanker, items: list[Item], cols: np.ndarray):
+    X, y = [], []
+    for it in items:
+        Xc = it.prep.X[:, cols]
+        z = ranker.decision_function(Xc) if len(Xc) else np.zeros(0)
+        p = ranker.predict_proba(Xc) if len(Xc) else np.zeros(0)
+        X.append(answerer.question_row(it.prep, z, p))
+        y.append(1 if it.evidence else 0)
+    return np.array(X), np.array(y)
+
+
+def evaluate(answerer, items, ranker, model, cols) -> dict[str, dict]:
+    """Per source: hit@1/3, MRR@5 (as shipped, abstaining), hit@1 with abstention off, declines."""
+    Xq, _ = answerability_rows(answerer, ranker, items, cols)
+    pa = model.predict_proba(Xq)
+    out: dict[str, dict] = {}
+    for it, p in zip(items, pa):
+        m = out.setdefault(it.source, {"n": 0, "hit1": 0, "hit3": 0, "mrr5": 0.0, "hit1_open": 0,
+                                       "declined": 0, "n_unans": 0, "unans_declined": 0})
+        declined = p < model.threshold
+        if not it.evidence:
+            m["n_unans"] += 1
+            m["unans_declined"] += int(declined)
+            continue
+        m["n"] += 1
+        m["declined"] += int(declined)
+        if not len(it.prep.cands):
+            continue
+        z = ranker.decision_function(it.prep.X[:, cols])
+        ranks = answer_ranks(answerer, it, np.argsort(-z, kind="stable"))
+        first = ranks[0] if ranks else None
+        m["hit1_open"] += first == 1
+        if declined:
+            continue
+        m["hit1"] += first == 1
+        m["hit3"] += bool(first and first <= 3)
+        m["mrr5"] += 1.0 / first if first and first <= 5 else 0.0
+    return out
+
+
+def answer_ranks(answerer: Answerer, it: Item, order: np.ndarray, k: int = 5) -> list[int]:
+    """Ranks (1-based) at which the returned answers hold the evidence, as Answerer._select dedupes."""
+    used: set[int] = set()
+    rank = 0
+    ranks = []
+    for i in order:
+        row = int(it.prep.cands.rows[i])
+        if row in used:
+            continue
+        rank += 1
+        used.update(focused_rows(answerer, row))
+        if it.y[i]:
+            ranks.append(rank)
+        if rank >= k:
+            break
+    return ranks
+
+
+def merge(parts: list[dict[str, dict]]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for part in parts:
+        for src, m in part.items():
+            acc = out.setdefault(src, {k: 0 for k in m})
+            for k, v in m.items():
+                acc[k] += v
+    out[ALL] = {k: sum(m[k] for m in out.values()) for k in next(iter(out.values()))}
+    return out
+
+
+def summarize(m: dict) -> dict:
+    n = max(m["n"], 1)
+    return {"n": m["n"], "hit@1": round(m["hit1"] / n, 3), "hit@3": round(m["hit3"] / n, 3),
+            "MRR@5": round(m["mrr5"] / n, 3), "hit@1 abstention off": round(m["hit1_open"] / n, 3),
+            "answerable declined": round(m["declined"] / n, 3), "n unanswerable": m["n_unans"],
+            "unanswerable declined": round(m["unans_declined"] / max(m["n_unans"], 1), 3)}
+
+
+def cross_validate(answerer, items, k=5, mask=None, seed=0, **kw) -> dict[str, dict]:
+    from sklearn.model_selection import GroupKFold
+
+    cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
+    groups = np.array([it.doc for it in items])
+    parts = []
+    for tr, te in GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(items, groups=groups):
+        ranker, model = fit(answerer, [items[i] for i in tr], cols, **kw)
+        parts.append(evaluate(answerer, [items[i] for i in te], ranker, model, cols))
+    return {src: summarize(m) for src, m in merge(parts).items()}
+
+
+def print_table(title: str, table: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    keys = list(next(iter(table.values())).keys())
+    print("| source | " + " | ".join(keys) + " |")
+    print("|---|" + "---:|" * len(keys))
+    for src, m in table.items():
+        print(f"| {src} | " + " | ".join(str(m[k]) for k in keys) + " |", flush=True)
+
+
+ABLATIONS = {
+    "lexical only (bm25, ctx, rank, coverage)": lambda f: f in ("bm25", "ctx", "lex_rank", "doc", "cover", "cover_win", "cover_plain", "early", "miss_win", "all_covered"),
+    "- semantic (sentence and word vectors)": lambda f: not f.startswith(("sem", "soft")),
+    "- MiniLM": lambda f: not f.startswith("sem_lm"),
+    "- wordllama sentence": lambda f: not f.startswith("sem_wl"),
+    "- word-vector coverage": lambda f: not f.startswith("soft"),
+    "- concepts": lambda f: f != "concept_cover",
+    "- answer type": lambda f: f not in ("typed", "typed_strict", "untyped_strict", "only_normal", "findings", "number"),
+    "- section": lambda f: not f.startswith(("sec_", "patient_like", "our_patient")),
+    "- position/length": lambda f: f not in ("length", "short", "position"),
+}
+
+
+def provenance(cv: dict, insample: dict, ranker: ListwiseRanker, model: AnswerabilityModel) -> dict:
+    return {"ranker": ranker.to_dict(), "answerability": model.to_dict(), "cross_validated": cv, "in_sample": insample}
+
+
+def data_files() -> dict[str, str]:
+    files = [EVAL / f for _, a, u in SETS for f in (a, u)] + [ADA, ROOT / "corpus" / f"{SHIPPED_DOC}.txt"]
+    return {str(f.relative_to(ROOT.parent)): sha256(f) for f in files}
+
+
+def git_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()

@@ -1,0 +1,237 @@
+"""The orchestrator: question -> candidates -> features -> ranker -> answerability -> answers."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..domain import Answer, Entity
+from ..index import Index
+from ..lexicon import rarity
+from ..question import QuestionAnalysis
+from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
+from .candidates import CandidateRetriever, Candidates
+from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, FeatureExtractor
+from .focus import make_answer
+from .query import Mentions, Query, analyse
+from .ranker import ListwiseRanker
+
+NO_ANSWER = "The report does not seem to answer this question."
+DOC_ENTITY_CACHE = 64  # documents whose entities are kept in memory
+MODEL_FILE = Path(__file__).with_name("model.json")
+
+
+@dataclass
+class AskResult:
+    question: str
+    answers: list[Answer]
+    analysis: QuestionAnalysis
+    message: str | None = None
+    question_entities: list[Entity] = field(default_factory=list)
+    took_ms: float = 0.0
+    answerability: float | None = None
+    corrected: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = {"question": self.question, "answers": [a.to_dict() for a in self.answers],
+             "question_analysis": self.analysis.to_dict(),
+             "question_entities": [e.to_dict() for e in self.question_entities],
+             "took_ms": round(self.took_ms, 2)}
+        if self.answerability is not None:
+            d["answerability"] = round(self.answerability, 4)
+        if self.corrected:
+            d["spelling"] = self.corrected
+        if self.message:
+            d["message"] = self.message
+        return d
+
+
+@dataclass
+class Prepared:
+    """A question made ready for the models: what training and answering share."""
+    query: Query
+    cands: Candidates
+    X: np.ndarray  # (len(cands), len(FEATURES))
+    cross: bool  # asked across reports
+
+
+class UnknownDocument(KeyError):
+    """The question was restricted to a document the index does not hold."""
+
+
+def load_model(path: Path = MODEL_FILE) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def variant_name(encoders) -> str:
+    """The fitted variant for a set of sentence encoders: "wl+lm", "wl" or "none"."""
+    return "+".join(k for k in ENCODERS if k in encoders) or "none"
+
+
+def pick_variant(model: dict, name: str) -> dict:
+    """The models fitted for this set of encoders (features of a missing encoder would read zero)."""
+    variants = model.get("variants", {})
+    if name not in variants:
+        raise ValueError(f"no fitted model for encoders '{name}' (have {sorted(variants)}); run benchmarks/train.py")
+    return variants[name]
+
+
+class Answerer:
+    """Question answering over one loaded Index with the fitted ranker and answerability model."""
+
+    def __init__(self, index: Index, *, model: dict | None = None,
+                 expand: Callable[[str], Mentions] | None = None,
+                 entities: Callable[[str], list[Entity]] | None = None,
+                 concepts: Callable[[str], list[str]] | None = None,
+                 concept_label: Callable[[str], str | None] | None = None,
+                 encoders: dict[str, tuple[Callable[[list[str]], np.ndarray], np.ndarray]] | None = None,
+                 correct: Callable[[str], tuple[str, dict[str, str]]] | None = None,
+                 concept_weight: float = 0.5, context_weight: float = 0.35, doc_weight: float = 2.0,
+                 abstain_threshold: float | None = None):
+        self.index = index
+        self.expand = expand
+        self.entities = entities
+        # short name (features.ENCODERS) -> (encode questions, the index's sentence vectors)
+        self.encoders = {k: v for k, v in (encoders or {}).items() if k in ENCODERS}
+        self.correct = correct
+        self.concept_weight = concept_weight
+        model = model if model is not None else (load_model() if MODEL_FILE.exists() else None)
+        self.variant = variant_name(self.encoders)
+        fitted = pick_variant(model, self.variant) if model else None
+        self.ranker = ListwiseRanker.from_dict(fitted["ranker"], FEATURES) if fitted else None
+        self.answerability = AnswerabilityModel.from_dict(fitted["answerability"]) if fitted else None
+        if abstain_threshold is None:
+            abstain_threshold = self.answerability.threshold if self.answerability else 0.5
+        self.abstain_threshold = abstain_threshold
+        s = index.sentences
+        names: dict[str, int] = {}
+        per_doc = [[names.setdefault(sec.name.lower(), len(names)) for sec in doc.sections] for doc in index.docs]
+        section_ids = np.array([per_doc[d][k] for d, k in zip(s["doc"], s["section"])], dtype=np.int32) \
+            if len(s["doc"]) else np.zeros(0, dtype=np.int32)
+        word_encoder = self.encoders.get(WORD_ENCODER, (None, None))[0]
+        self.features = FeatureExtractor(index, concepts, concept_label, encode_words=word_encoder)
+        label_of = self.features.col_label_
+        hp = [c for c, lab in label_of.items() if lab == "FINDING"]
+        n_findings = np.bincount(index.matrix[:, hp].indices, minlength=index.n_sentences) if hp \
+            else np.zeros(index.n_sentences, dtype=np.int64)
+        self.retriever = CandidateRetriever(index, context_weight=context_weight, doc_weight=doc_weight,
+                                            section_ids=section_ids, section_index=names, n_findings=n_findings)
+        self._doc_entities: OrderedDict[str, list[Entity]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ public
+    def prepare(self, question: str, document_id: str | None = None, section: str | None = None) -> Prepared:
+        q = analyse(question, self.expand, self.concept_weight, self.correct)
+        rows = self._rows(document_id)
+        sem = None
+        if self.encoders:
+            sem = np.stack([vectors[rows] @ encode([q.text])[0] for encode, vectors in self.encoders.values()], axis=1)
+        cands = self.retriever.retrieve(q, rows, section, sem)
+        X = self.features.transform(q, cands, tuple(self.encoders))
+        return Prepared(q, cands, X, self.retriever.spans_documents(rows))
+
+    def question_row(self, p: Prepared, z: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        """The answerability model's input for a prepared question."""
+        top_row = int(p.cands.rows[int(np.argmax(z))]) if len(z) else None
+        return question_features(p.X, z, probs, self.doc_evidence(p.query, top_row), p.query.analysis.answer_type in STRICT_TYPES, p.cross, len(p.query.words))
+
+    def ask(self, question: str, top_k: int = 3, document_id: str | None = None,
+            section: str | None = None, debug: bool = False) -> AskResult:
+        t0 = time.perf_counter()
+        p = self.prepare(question, document_id, section)
+        answers: list[Answer] = []
+        p_answerable = 0.0
+        if len(p.cands) and self.ranker is not None:
+            z = self.ranker.decision_function(p.X)
+            probs = self.ranker.predict_proba(p.X)
+            qrow = self.question_row(p, z, probs)
+            p_answerable = float(self.answerability.predict_proba(qrow)[0])
+            if p_answerable >= self.abstain_threshold:
+                answers = self._select(p, z, probs, p_answerable, top_k, debug)
+        q_entities = self.entities(question) if self.entities else []
+        message = None if answers else NO_ANSWER
+        return AskResult(question, answers, p.query.analysis, message, q_entities,
+                         (time.perf_counter() - t0) * 1000, p_answerable, p.query.corrected)
+
+    def warm_up(self) -> None:
+        """Load the lazily loaded parts (spaCy's tokenizer, word frequencies) before serving."""
+        if self.entities:
+            self.entities("No fever.")
+        rarity("fever")
+        for encode, _ in self.encoders.values():
+            encode(["fever"])
+        if self.correct is not None:
+            self.correct("Was the kidny biopsy done?")  # builds the spelling table
+
+    def document_entities(self, doc) -> list[Entity]:
+        """Entities of a whole document (computed on first request, then cached)."""
+        if not self.entities:
+            return []
+        with self._cache_lock:
+            cached = self._doc_entities.pop(doc.id, None)
+        if cached is None:
+            cached = self.entities(doc.text)
+        with self._cache_lock:
+            self._doc_entities[doc.id] = cached
+            while len(self._doc_entities) > DOC_ENTITY_CACHE:
+                self._doc_entities.popitem(last=False)
+        return cached
+
+    # ------------------------------------------------------------------ steps
+    def _rows(self, document_id: str | None) -> slice:
+        if document_id is None:
+            return slice(0, self.index.n_sentences)
+        d = self.index.doc_by_id.get(document_id)
+        if d is None:
+            raise UnknownDocument(document_id)
+        return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
+
+    def doc_evidence(self, q: Query, row: int | None) -> dict[str, float]:
+        """What the whole report of `row` says about the question's words (answerability.DOC_EVIDENCE)."""
+        out = {"miss_doc": 0.0, "miss_doc_soft": 0.0, "miss_doc_any": 0.0, "doc_cover": 0.0}
+        if row is None:
+            worst = max((r for r in q.rarities.values() if r >= RARE), default=0.0)
+            return out | {"miss_doc": worst, "miss_doc_soft": worst,
+                          "miss_doc_any": max(q.rarities.values(), default=0.0)}
+        d = int(self.index.sentences["doc"][row])
+        total = covered = 0.0
+        for t in q.words:
+            alts = q.strict_alternatives.get(t, [])
+            idf = self.index.term_idf(t)
+            total += idf
+            if self.index.doc_has_term(d, t) or any(self.index.doc_has_term(d, a) for a in alts):
+                covered += idf
+                continue
+            r = 1.0 if alts else q.rarities.get(t, 0.0)
+            out["miss_doc_any"] = max(out["miss_doc_any"], r)
+            if r >= RARE:
+                out["miss_doc"] = max(out["miss_doc"], r)
+                near = self.features.doc_similarity(d, q.surface.get(t, t))
+                out["miss_doc_soft"] = max(out["miss_doc_soft"], r * (1.0 - max(near, 0.0)))
+        out["doc_cover"] = covered / total if total else 1.0
+        return out
+
+    def _select(self, p: Prepared, z: np.ndarray, probs: np.ndarray, p_answerable: float, top_k: int,
+                debug: bool) -> list[Answer]:
+        chosen: list[Answer] = []
+        used: set[int] = set()
+        for i in np.argsort(-z, kind="stable"):
+            if len(chosen) >= top_k:
+                break
+            row = int(p.cands.rows[i])
+            if row in used:
+                continue
+            feats = dict(zip(FEATURES, map(float, p.X[i]))) | {"ranker_z": float(z[i])} if debug else None
+            answer, covered = make_answer(self.index, row, p_answerable * probs[i], self.entities, feats)
+            used.update(covered)
+            chosen.append(answer)
+        return chosen
+
+
+__all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument", "Prepared", "ANSWERABILITY_FEATURES"]
