@@ -167,6 +167,12 @@ def compile_vocabulary() -> dict:
         if cid not in ids:
             ids.append(cid)
 
+    def add_abbreviation(cid: str, form: str) -> None:
+        if _zipf(form.lower()) >= EVERYDAY_ZIPF or _ROMAN.match(form):
+            add_cased(cid, form)  # "US" is ultrasound, "us" is not; "MI" is an infarction, "mi" a note
+        else:
+            add_phrase(cid, form)
+
     terms = list(_parse_obo(hpo_obo_path()))
     children: dict[str, list[str]] = {}
     for hid, _, _, parents in terms:
@@ -186,7 +192,10 @@ def compile_vocabulary() -> dict:
             continue
         concepts[hid] = [name, "FINDING"]
         for phrase in [name, *syns]:
-            add_phrase(hid, phrase)
+            if is_abbreviation_form(phrase):  # HPO synonyms "GIST", "MI"
+                add_abbreviation(hid, phrase)
+            else:
+                add_phrase(hid, phrase)
     for name, variants, label in _read_tsv(VOCAB_DIR / "lay_terms.tsv"):
         broad = name.startswith("*")
         name = name.lstrip("*")
@@ -206,10 +215,7 @@ def compile_vocabulary() -> dict:
     for abbr, expansions, label in _read_tsv(VOCAB_DIR / "abbreviations.tsv"):
         cid = f"ABBR:{abbr.upper()}"
         concepts[cid] = [expansions[0] if expansions else abbr, label]
-        if _zipf(abbr.lower()) >= EVERYDAY_ZIPF or _ROMAN.match(abbr):
-            add_cased(cid, abbr)  # "US" is ultrasound, "us" is not
-        else:
-            add_phrase(cid, abbr)
+        add_abbreviation(cid, abbr)
         for e in expansions:
             add_phrase(cid, e)
     return {"version": CACHE_VERSION, "concepts": concepts, "exact": exact, "prefixes": prefixes,
