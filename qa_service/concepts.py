@@ -332,7 +332,8 @@ class ConceptMatcher:
 
     def _find_cased(self, words: list[tuple]) -> list[tuple[int, int, str]]:
         """Abbreviations matched as written: "US of the abdomen" but not "tell us"; not inside a run of
-        capitals ("TELL US MORE"), and a roman numeral after "stage", "class", "type"... is a number."""
+        capitals ("TELL US MORE") nor before a capitalised name ("US Air Force"), and a roman numeral
+        after "stage", "class", "type"... is a number."""
         out = []
         for i, w in enumerate(words):
             if len(w) < 4 or w[0] not in self._cased_lower:
@@ -348,6 +349,8 @@ class ConceptMatcher:
             if any(n is not None and len(n) > 3 and len(n[3]) > 2 and n[3].isupper() and n[3].isalpha()
                    and n[3] not in self.cased and stem(n[0]) not in self._single for n in (prev, nxt)):
                 continue  # a heading or shouting in capitals
+            if nxt is not None and len(nxt) > 3 and len(nxt[3]) > 1 and nxt[3][0].isupper() and nxt[3][1:].islower():
+                continue  # a proper name: "US National Library", "US Air Force", "US Food and Drug Administration"
             if _ROMAN.match(form) and any(
                     n is not None and len(n) > 3 and (_ROMAN.match(n[3]) or (n is prev and n[0] in _ROMAN_CONTEXT))
                     for n in (prev, nxt)):

@@ -158,3 +158,9 @@ def test_grounds_and_basis_questions_ask_for_a_cause(question):
     from qa_service.question import analyze_question
 
     assert analyze_question(question, []).answer_type == "cause"
+
+
+def test_abbreviation_before_a_proper_name_is_not_one(matcher):
+    assert "ABBR:US" not in matcher.ids("The US National Library of Medicine hosts the archive.")
+    assert "ABBR:US" not in matcher.ids("He trained at a US Air Force base.")
+    assert "ABBR:US" in matcher.ids("An abdominal US showed a 3 cm cyst.")
