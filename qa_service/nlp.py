@@ -138,16 +138,17 @@ class ClinicalNLP:
 
     def _sentence_entities(self, text: str, start: int, end: int) -> list[Entity]:
         doc = self.tokenizer(text[start:end])
-        words = [(t.lower_, t.idx + start, t.idx + start + len(t.text)) for t in doc if not t.is_space]
+        words = [(t.lower_, t.idx + start, t.idx + start + len(t.text), t.text) for t in doc if not t.is_space]
         # Roots and suffixes ("colo-", "-itis") help retrieval; as entities they mislabel ("colonoscopy"),
-        # except drug-name suffixes, which are how unlisted drugs are recognised.
-        alnum = [(w, s, e) for w, s, e in words if re.match(r"[a-z0-9]", w)]
+        # except drug-name suffixes, which are how unlisted drugs are recognised. Words keep their case:
+        # "US" is an ultrasound, "us" is not.
+        alnum = [w for w in words if re.match(r"[a-z0-9]", w[0])]
         found = self.matcher.find(alnum, roots=False)
         found += [m for m in self.matcher.find(alnum) if self.matcher.concepts.get(m[2]) is not None
                   and self.matcher.concepts[m[2]].label == "DRUG"]
         chosen = _resolve(found, self.matcher)
-        lowered = [w for w, _, _ in words]
-        positions = [s for _, s, _ in words]
+        lowered = [w[0] for w in words]
+        positions = [w[1] for w in words]
         entities = []
         for s, e, cid in chosen:
             info = self.matcher.concepts.get(cid)
