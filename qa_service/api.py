@@ -25,6 +25,7 @@ log = logging.getLogger("qa_service.api")
 api = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_TITLE_CHARS = 500
+MAX_FAILED_LISTED = 100  # /api/health lists at most this many failed reports (and counts them all)
 CORS_ALLOW_HEADERS = "Content-Type, Authorization"
 CORS_MAX_AGE = "600"
 
@@ -230,7 +231,9 @@ def delete_document(doc_id: str):
 @api.get("/health")
 def health():
     index = _answerer().index
-    return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences})
+    failed = [r for r in index.meta.get("failed_reports") or [] if isinstance(r, dict)]
+    return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences,
+                    "failed_reports": failed[:MAX_FAILED_LISTED], "failed_reports_count": len(failed)})
 
 
 @api.get("/openapi.json")
