@@ -139,11 +139,13 @@ def documents():
 
 @api.get("/documents/<path:doc_id>")
 def document(doc_id: str):
+    from .doc_entities import for_answerer
+
     doc = _document(doc_id)
-    entities = _answerer().document_entities(doc)
+    entities, truncated = for_answerer(_answerer()).get(doc)
     return jsonify({"id": doc.id, "title": doc.title, "text": doc.text,
                     "sections": [s.to_dict() for s in doc.sections],
-                    "entities": [e.to_dict() for e in entities]})
+                    "entities": [e.to_dict() for e in entities], "entities_truncated": truncated})
 
 
 def _require_admin() -> None:
