@@ -56,22 +56,28 @@ class _Editor:
     def sub(self, pattern: re.Pattern, repl: str | Callable[[re.Match], str]) -> None:
         texts: list[str] = []
         maps: list[np.ndarray] = []
-        last = 0
+        last = 0  # end of the last match, in the text
+        last_map = 0  # end of the last length-changing match: same-length replacements keep the map
+        literal = None if callable(repl) or "\\" in repl else repl  # expand() re-parses per call
         for m in pattern.finditer(self.text):
-            new = repl(m) if callable(repl) else m.expand(repl)
-            if new == m.group(0):
+            old = m.group(0)
+            new = literal if literal is not None else repl(m) if callable(repl) else m.expand(repl)
+            if new == old:
                 continue
             texts.append(self.text[last:m.start()])
-            maps.append(self.map[last:m.start()])
             texts.append(new)
-            maps.append(_align(m.group(0), new, self.map[m.start():m.end() + 1]))
             last = m.end()
+            if len(new) != len(old):
+                maps.append(self.map[last_map:m.start()])
+                maps.append(_align(old, new, self.map[m.start():m.end() + 1]))
+                last_map = m.end()
         if not texts:
             return
         texts.append(self.text[last:])
-        maps.append(self.map[last:])
         self.text = "".join(texts)
-        self.map = np.concatenate(maps)
+        if maps:
+            maps.append(self.map[last_map:])
+            self.map = np.concatenate(maps)
 
     def translate(self, table: dict[int, str]) -> None:
         """One-for-one character replacements: the offset map stays as it is."""
