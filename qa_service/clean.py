@@ -56,6 +56,7 @@ class _Editor:
     def sub(self, pattern: re.Pattern, repl: str | Callable[[re.Match], str]) -> None:
         texts: list[str] = []
         maps: list[np.ndarray] = []
+        chunks: list[np.ndarray] = []
         last = 0  # end of the last match, in the text
         last_map = 0  # end of the last length-changing match: same-length replacements keep the map
         literal = None if callable(repl) or "\\" in repl else repl  # expand() re-parses per call
@@ -71,13 +72,17 @@ class _Editor:
                 maps.append(self.map[last_map:m.start()])
                 maps.append(_align(old, new, self.map[m.start():m.end() + 1]))
                 last_map = m.end()
+                if len(maps) >= 8192:  # merge as we go: millions of small slices cost memory and time
+                    chunks.append(np.concatenate(maps))
+                    maps = []
         if not texts:
             return
         texts.append(self.text[last:])
         self.text = "".join(texts)
-        if maps:
-            maps.append(self.map[last_map:])
-            self.map = np.concatenate(maps)
+        if maps or chunks:
+            chunks.extend(maps)
+            chunks.append(self.map[last_map:])
+            self.map = np.concatenate(chunks)
 
     def translate(self, table: dict[int, str]) -> None:
         """One-for-one character replacements: the offset map stays as it is."""
