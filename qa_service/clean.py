@@ -110,9 +110,10 @@ class _Editor:
         self.map = np.concatenate(maps + [np.array([end_pos], dtype=np.int64)]) if maps else np.array([end_pos])
 
 
-# Characters that become a plain space, one for one: tabs and Unicode spaces; and control characters
+# Characters that become a plain space, one for one: tabs, Unicode spaces, a byte-order mark inside
+# the text; and control characters
 # (NUL & co.; \r and \f are line breaks, handled before), which have no place in a report's text.
-_TO_SPACE = {c: " " for c in [0x09, 0xA0, *range(0x2000, 0x200C), 0x202F, 0x205F, 0x3000,
+_TO_SPACE = {c: " " for c in [0x09, 0xA0, *range(0x2000, 0x200C), 0x202F, 0x205F, 0x3000, 0xFEFF,
                               *range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF]}
 _CRLF = re.compile(r"\r\n?|\f|\u2028|\u2029")
 _SOFT_HYPHEN = re.compile("\u00ad")
