@@ -25,6 +25,7 @@ log = logging.getLogger("qa_service.api")
 api = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_TITLE_CHARS = 500
+MAX_FAILED_LISTED = 100  # /api/health lists at most this many failed reports (and counts them all)
 CORS_ALLOW_HEADERS = "Content-Type, Authorization"
 CORS_MAX_AGE = "600"
 
@@ -141,11 +142,13 @@ def documents():
 
 @api.get("/documents/<path:doc_id>")
 def document(doc_id: str):
+    from .doc_entities import for_answerer
+
     doc = _document(doc_id)
-    entities = _answerer().document_entities(doc)
+    entities, truncated = for_answerer(_answerer()).get(doc)
     return jsonify({"id": doc.id, "title": doc.title, "text": doc.text,
                     "sections": [s.to_dict() for s in doc.sections],
-                    "entities": [e.to_dict() for e in entities]})
+                    "entities": [e.to_dict() for e in entities], "entities_truncated": truncated})
 
 
 def _require_admin() -> None:
@@ -233,7 +236,9 @@ def delete_document(doc_id: str):
 @api.get("/health")
 def health():
     index = _answerer().index
-    return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences})
+    failed = [r for r in index.meta.get("failed_reports") or [] if isinstance(r, dict)]
+    return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences,
+                    "failed_reports": failed[:MAX_FAILED_LISTED], "failed_reports_count": len(failed)})
 
 
 @api.get("/openapi.json")

@@ -56,22 +56,37 @@ class _Editor:
     def sub(self, pattern: re.Pattern, repl: str | Callable[[re.Match], str]) -> None:
         texts: list[str] = []
         maps: list[np.ndarray] = []
-        last = 0
+        chunks: list[np.ndarray] = []
+        last = 0  # end of the last match, in the text
+        last_map = 0  # end of the last length-changing match: same-length replacements keep the map
+        literal = None if callable(repl) or "\\" in repl else repl  # expand() re-parses per call
         for m in pattern.finditer(self.text):
-            new = repl(m) if callable(repl) else m.expand(repl)
-            if new == m.group(0):
+            old = m.group(0)
+            new = literal if literal is not None else repl(m) if callable(repl) else m.expand(repl)
+            if new == old:
                 continue
             texts.append(self.text[last:m.start()])
-            maps.append(self.map[last:m.start()])
             texts.append(new)
-            maps.append(_align(m.group(0), new, self.map[m.start():m.end() + 1]))
             last = m.end()
+            if len(new) != len(old):
+                maps.append(self.map[last_map:m.start()])
+                maps.append(_align(old, new, self.map[m.start():m.end() + 1]))
+                last_map = m.end()
+                if len(maps) >= 8192:  # merge as we go: millions of small slices cost memory and time
+                    chunks.append(np.concatenate(maps))
+                    maps = []
         if not texts:
             return
         texts.append(self.text[last:])
-        maps.append(self.map[last:])
         self.text = "".join(texts)
-        self.map = np.concatenate(maps)
+        if maps or chunks:
+            chunks.extend(maps)
+            chunks.append(self.map[last_map:])
+            self.map = np.concatenate(chunks)
+
+    def translate(self, table: dict[int, str]) -> None:
+        """One-for-one character replacements: the offset map stays as it is."""
+        self.text = self.text.translate(table)
 
     def rebuild(self, pieces: list[tuple[int, int] | str]) -> None:
         """Replace the text by spans of itself and literal separators (mapped to the next span)."""
@@ -95,15 +110,25 @@ class _Editor:
         self.map = np.concatenate(maps + [np.array([end_pos], dtype=np.int64)]) if maps else np.array([end_pos])
 
 
-_SPACES = re.compile(r"[\t\u00a0\u2000-\u200b\u202f\u205f\u3000]")
+# Characters that become a plain space, one for one: tabs, Unicode spaces, a byte-order mark inside
+# the text; and control characters
+# (NUL & co.; \r and \f are line breaks, handled before), which have no place in a report's text.
+_TO_SPACE = {c: " " for c in [0x09, 0xA0, *range(0x2000, 0x200C), 0x202F, 0x205F, 0x3000, 0xFEFF,
+                              *range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF]}
 _CRLF = re.compile(r"\r\n?|\f|\u2028|\u2029")
 _SOFT_HYPHEN = re.compile("\u00ad")
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
 _LIGATURE_RE = re.compile("[" + "".join(_LIGATURES) + "]")
-_TRAILING_SPACE = re.compile(r" +(?=\n)")
-_HYPHEN_BREAK = re.compile(r"(?P<a>[A-Za-z]+)-[ ]*\n[ ]*(?:\n[ ]*)*(?P<b>[a-z][a-z]*)")
-_SLASH_BREAK = re.compile(r"(?<=\w/)[ ]*\n[ ]*(?=\w)")
-_BLOCK_SPLIT = re.compile(r"\n[ ]*\n\s*")
+# Linear-time rule for every pattern here (tests/test_robust_text.py, benchmarks/text_stages.py): a
+# pattern that starts with a repeated class starts only where a run of that class starts (a negative
+# lookbehind on the same class), its runs are possessive (`*+`, `++`: no backtracking into them) or
+# bounded, so each character is scanned a bounded number of times whatever the input.
+_TRAILING_SPACE = re.compile(r"(?<! ) ++(?=\n)")
+MAX_WORD = 64  # longest word part that de-hyphenation considers (no English word is longer)
+_HYPHEN_BREAK = re.compile(r"(?<![A-Za-z])(?P<a>[A-Za-z]{1,%d}+)-[ ]*+\n(?:[ ]*+\n)*+[ ]*+(?P<b>[a-z]{1,%d}+)"
+                           % (MAX_WORD, MAX_WORD))
+_SLASH_BREAK = re.compile(r"(?<=\w/)[ ]*+\n[ ]*+(?=\w)")
+_BLOCK_SPLIT = re.compile(r"\n[ ]*+\n\s*+")
 _TERMINAL = tuple(".?!:")
 
 _COMMA_GLUE = re.compile(r"(?<=[a-z]{2}),(?=[a-z]{2})")
@@ -113,10 +138,13 @@ _CITE_GLUED = re.compile(r"(?<=[a-z]{4})(\d{1,2}(?:[,–-]\d{1,2})*)(?=[\s.,;:)]
 _CITE_BRACKET = re.compile(r"\s?\[\s*\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\s*\]")
 _CITE_SPACED = re.compile(r"(?<=[A-Za-z)][.,])[ ]\d{1,3}(?:[ ]?[,–-][ ]?\d{1,3})*(?=[ ]{2})")
 _NO_CITE_BEFORE = re.compile(r"(?:\b(?:fig|figs|figure|table|no|nos|vol|p|pp|ref|refs|grade|class|type|stage|day|lead|step|phase)|\d)[.,]?$", re.I)
-_MULTISPACE = re.compile(r"[ ]{2,}")
-_SPACE_BEFORE_PUNCT = re.compile(r"[ ]+(?=[.,;:)\]](?:\s|$|[.,;:)\]]))")
-_SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[])[ ]+")
-_LINE_BREAK = re.compile(r"(?<!\n)[ ]*\n[ ]*(?!\n)")  # a single line break, not a block break
+_MULTISPACE = re.compile(r"(?<! )[ ]{2,}+")
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<! )[ ]++(?=[.,;:)\]](?:\s|$|[.,;:)\]]))")
+_SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[])[ ]++")
+# A single line break, not a block break (inside a block there are no blank lines and no trailing spaces).
+_LINE_BREAK = re.compile(r"(?<![\n ])[ ]*+\n[ ]*+(?!\n)")
+_WORDS = re.compile(r"(?<![a-z])[a-z]{1,%d}+(?:-[a-z]{1,%d}+)*+(?![a-z])" % (MAX_WORD, MAX_WORD))
+_HEADING_NUMBER = re.compile(r"\s*+(?:\d{1,2}|[IVX]{1,4})\.?\s+")
 
 
 def _no_cite_context(m: re.Match) -> bool:
@@ -128,12 +156,13 @@ def clean(raw: str, is_word: IsWord | None = None) -> CleanText:
     """Clean PDF/web text; `is_word` decides whether `soft-\\ntissue` keeps its hyphen."""
     ed = _Editor(raw)
     ed.sub(_CRLF, "\n")
-    ed.sub(_SPACES, " ")
+    ed.translate(_TO_SPACE)
     ed.sub(_SOFT_HYPHEN, "")
     ed.sub(_LIGATURE_RE, lambda m: _LIGATURES[m.group(0)])
     ed.sub(_TRAILING_SPACE, "")
     known = is_word or (lambda w: False)
-    words_here = set(re.findall(r"[a-z]+(?:-[a-z]+)*", ed.text.lower()))
+    # Words (and hyphenated compounds) the report itself spells; longer runs of letters are not words.
+    words_here = set(_WORDS.findall(ed.text.lower()))
 
     def dehyphenate(m: re.Match) -> str:
         a, b = m.group("a"), m.group("b")
@@ -206,7 +235,10 @@ def _split_captions(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _is_heading_line(line: str) -> bool:
-    words = re.sub(r"^\s*(?:\d{1,2}|[IVX]{1,4})\.?\s+", "", line).strip()
+    if len(line) > 200:  # headings are short; never scan a long line
+        return False
+    m = _HEADING_NUMBER.match(line)
+    words = (line[m.end():] if m else line).strip()
     return bool(words) and words[:1].isupper() and canonical_heading(words) is not None
 
 
@@ -220,21 +252,21 @@ def _assemble_blocks(ed: _Editor) -> None:
     blocks = [(s + len(text[s:e]) - len(text[s:e].lstrip()), s + len(text[s:e].rstrip())) for s, e in _blocks(text)]
     ordered: list[list[tuple[int, int]]] = []  # groups of spans that form one block
     held_captions: list[list[tuple[int, int]]] = []
+    # Whether the last group may take a continuation: it is not a caption and its last block is not a
+    # heading and does not end a sentence (decided once per block, so the loop stays linear).
+    open_group = False
     for span in blocks:
         body = text[span[0]:span[1]]
         if _is_caption(body):
             held_captions.append([span])
             continue
-        prev = ordered[-1] if ordered else None
-        prev_text = text[prev[-1][0]:prev[-1][1]] if prev else ""
-        if prev and not _is_caption(text[prev[0][0]:prev[0][1]]) and not _is_heading_line(prev_text) \
-                and not prev_text.endswith(_TERMINAL) and body[:1].islower():
-            prev.append(span)  # continuation of the interrupted sentence
+        if ordered and open_group and body[:1].islower():
+            ordered[-1].append(span)  # continuation of the interrupted sentence
         else:
             ordered.extend(held_captions)
             held_captions = []
             ordered.append([span])
-            continue
+        open_group = not _is_heading_line(body) and not body.endswith(_TERMINAL)
     ordered.extend(held_captions)
     pieces: list[tuple[int, int] | str] = []
     for i, group in enumerate(ordered):

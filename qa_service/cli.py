@@ -41,6 +41,10 @@ def cmd_index(args) -> int:
     meta = rep.index.meta
     print(f"indexed {meta['n_docs']} reports, {meta['n_sentences']} sentences, {meta['n_terms']} terms "
           f"in {rep.seconds:.1f} s")
+    if rep.errors:
+        print(f"failed reports: {len(rep.errors)} (not indexed)")
+        for e in rep.errors:
+            print(f"  {e.doc_id or '-'}\t{e.source}\t{e.message}")
     return 0 if rep.index.docs else 1
 
 

@@ -1,8 +1,10 @@
 """Load case reports from a folder of .txt files and from JSONL, into cleaned, sectioned Documents."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +16,28 @@ from .passages import split_sentences
 from .sections import guess_title, split_sections
 
 
+log = logging.getLogger(__name__)
+
+# A report (a .txt file, a JSONL row, or its decoded text) larger than this is refused with a
+# per-report error instead of being read: it is not a case report, and the build stays bounded.
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+# Text whose share of control characters (other than tab, line and page breaks) is above this is
+# binary data, not a report.
+MAX_CONTROL_SHARE = 0.05
+
+
 @dataclass(frozen=True)
 class LoadError:
     source: str
     message: str
+    doc_id: str | None = None  # the report's id when it is known (file stem, JSONL 'id')
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
+
+    def to_dict(self) -> dict:
+        """As listed in the index metadata and /api/health: {id, path, error}."""
+        return {"id": self.doc_id, "path": self.source, "error": self.message}
 
 
 class CorpusError(ValueError):
@@ -37,10 +54,22 @@ def title_from_filename(path: Path) -> str:
 
 def build_document(doc_id: str, raw: str, title: str | None = None, source: str = "",
                    is_word: Callable[[str], bool] | None = None, fallback_title: str | None = None) -> Document:
-    """Clean, section and sentence-split one report."""
+    """Clean, section and sentence-split one report. CorpusError (naming the report) for text that
+    cannot make a document: empty, too large, binary data, or no words left after cleaning."""
+    where = source or doc_id
     if not raw.strip():
-        raise CorpusError(f"{source or doc_id}: the report is empty")
+        raise CorpusError(f"{where}: the report is empty")
+    if len(raw) > MAX_REPORT_BYTES:
+        raise CorpusError(f"{where}: the report is too large ({len(raw):,} characters; "
+                          f"at most {MAX_REPORT_BYTES:,})")
+    share = control_share(raw)
+    if share > MAX_CONTROL_SHARE:
+        raise CorpusError(f"{where}: binary data, not text ({share:.0%} control characters)")
+    if not _is_encodable(raw):  # lone surrogates (from JSON escapes): one replacement character each
+        raw = raw.encode("utf-8", "replace").decode("utf-8")
     ct = clean(raw, is_word)
+    if not _ALNUM.search(ct.text):
+        raise CorpusError(f"{where}: the report has no words after cleaning")
     sections = split_sections(ct.text)
     sentences = []
     for s in split_sentences(ct.text, sections):
@@ -56,16 +85,81 @@ def build_document(doc_id: str, raw: str, title: str | None = None, source: str 
     )
 
 
-def read_text_file(path: Path) -> str:
-    """UTF-8 text of a report file; CorpusError naming the file when it cannot be read."""
+_ALNUM = re.compile(r"[^\W_]")
+_CONTROLS = "".join(map(chr, [*range(0, 9), 11, *range(14, 32), 127]))
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def control_share(text: str) -> float:
+    """Share of control characters (not tab, line or page breaks) in text: binary data scores high."""
+    if not text:
+        return 0.0
+    return sum(text.count(c) for c in _CONTROLS) / len(text)
+
+
+def _is_encodable(text: str) -> bool:
     try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def decode_report(data: bytes, where: str = "report") -> str:
+    """The text of a report file's bytes. UTF-8 (with or without a BOM); UTF-16 / UTF-32 with a BOM,
+    or UTF-16 without one when every other byte is NUL; anything else that is not UTF-8 is read as
+    Windows-1252 (the usual encoding of such files; every byte decodes) with a logged warning.
+    CorpusError for bytes that are binary data rather than text."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise CorpusError(f"{where}: invalid {encoding.upper()} text (bad bytes at offset "
+                                  f"{exc.start + len(bom)})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    if b"\0" in data and len(data) >= 2:
+        sample = data[:65536]
+        odd, even = sample[1::2].count(0), sample[0::2].count(0)
+        half = len(sample) // 2
+        for zeros, encoding in ((odd, "utf-16-le"), (even, "utf-16-be")):
+            if zeros >= 0.3 * half and len(data) % 2 == 0:  # ASCII-heavy UTF-16 without a BOM
+                try:
+                    text = data.decode(encoding)
+                except UnicodeDecodeError:
+                    continue
+                log.warning("%s: no byte-order mark; read as %s", where, encoding.upper())
+                return text
+        raise CorpusError(f"{where}: binary data, not text (NUL bytes and invalid UTF-8 at offset "
+                          f"{utf8_error.start})")
+    # Windows-1252 leaves five bytes undefined; those (rare) fall back to Latin-1's control characters.
+    text = data.decode("cp1252", errors=_LATIN1_FALLBACK)
+    log.warning("%s: not UTF-8 (invalid byte at offset %d); read as Windows-1252", where, utf8_error.start)
+    return text
+
+
+def _latin1_fallback(exc: UnicodeError):
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+_LATIN1_FALLBACK = "casebook-latin1-fallback"
+codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
+
+
+def read_text_file(path: Path) -> str:
+    """The text of a report file (see decode_report); CorpusError naming the file when it cannot be read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise CorpusError(f"{path}: the file is too large ({size:,} bytes; at most {MAX_REPORT_BYTES:,})")
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from exc
+    return decode_report(data, str(path))
 
 
 def jsonl_text(row: dict) -> str:
@@ -83,32 +177,77 @@ def jsonl_text(row: dict) -> str:
     raise CorpusError("row has neither 'text' (string) nor 'sections' (list)")
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[str, str, str | None] | LoadError]:
-    """(id, text, title) per row of a JSONL file, or a LoadError for a bad row."""
+def _jsonl_lines(handle, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) per line of a binary file; None for a line longer than `limit` bytes,
+    which is skipped without being held in memory."""
+    n = 0
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip to the end of this line
+                chunk = handle.readline(1 << 20)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            yield n, None
+            continue
+        yield n, line
+
+
+def _row_id(row: dict) -> str | None:
+    value = row.get("id")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CorpusError("'id' must be a string or an integer")
+    doc_id = str(value).strip()
+    if not doc_id or len(doc_id) > DOC_ID_MAX or any(ord(c) < 32 or ord(c) == 127 for c in doc_id) \
+            or not _is_encodable(doc_id):
+        raise CorpusError(f"'id' must be 1-{DOC_ID_MAX} printable characters")
+    return doc_id
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[str, str, str | None, str] | LoadError]:
+    """(id, text, title, where) per row of a JSONL file, or a LoadError for a bad row. A bad row
+    (invalid JSON or UTF-8, nested too deeply, too large, missing text) never stops the others."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         yield LoadError(str(path), f"cannot be read ({exc.strerror or exc})")
         return
     with handle:
-        for n, line in enumerate(handle, 1):
+        for n, line in _jsonl_lines(handle, MAX_REPORT_BYTES):
             where = f"{path}:{n}"
+            if line is None:
+                yield LoadError(where, f"row is too large (more than {MAX_REPORT_BYTES:,} bytes)")
+                continue
             if not line.strip():
                 continue
+            doc_id = None
             try:
                 row = json.loads(line.decode("utf-8"))
                 if not isinstance(row, dict):
                     raise CorpusError("row is not a JSON object")
+                doc_id = _row_id(row)
                 text = jsonl_text(row)
-            except UnicodeDecodeError:
-                yield LoadError(where, "not UTF-8 text")
+            except UnicodeDecodeError as exc:
+                yield LoadError(where, f"not UTF-8 text (invalid byte at offset {exc.start})")
                 continue
-            except (json.JSONDecodeError, CorpusError) as exc:
-                yield LoadError(where, str(exc) if isinstance(exc, CorpusError) else f"invalid JSON ({exc.msg})")
+            except json.JSONDecodeError as exc:
+                yield LoadError(where, f"invalid JSON ({exc.msg})")
                 continue
-            doc_id = str(row.get("id") or f"{path.stem}-{n}")
+            except RecursionError:
+                yield LoadError(where, "invalid JSON (nested too deeply)")
+                continue
+            except CorpusError as exc:
+                yield LoadError(where, str(exc), doc_id)
+                continue
             title = row.get("title") if isinstance(row.get("title"), str) else None
-            yield doc_id, text, title
+            if title is not None and (len(title) > 1000 or not _is_encodable(title)):
+                title = None
+            yield doc_id or f"{path.stem}-{n}", text, title, where
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -121,27 +260,28 @@ def fingerprint(corpus_dir: Path, jsonl_files: Iterable[Path] = (), extra: str =
     for p in corpus_files(corpus_dir) + [Path(j) for j in jsonl_files]:
         h.update(str(p.name).encode() + b"\0")
         try:
-            h.update(p.read_bytes())
+            with p.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
         except OSError:
             h.update(b"<unreadable>")
     return h.hexdigest()[:16]
 
 
+def _message(exc: CorpusError, where: str) -> str:
+    text = str(exc)
+    return text[len(where) + 2:] if text.startswith(where + ": ") else text
+
+
 def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
                 is_word: Callable[[str], bool] | None = None,
                 progress: Callable[[Iterable], Iterable] | None = None) -> tuple[list[Document], list[LoadError]]:
-    """Every readable report; each unreadable one becomes a LoadError and the rest still load."""
-    items: list[tuple[str, str, str | None, str] | LoadError] = []
-    titles: dict[str, str] = {}
-    for path in corpus_files(corpus_dir):
-        try:
-            items.append((path.stem, read_text_file(path), None, str(path)))
-            titles[path.stem] = title_from_filename(path)
-        except CorpusError as exc:
-            items.append(LoadError(str(path), str(exc).split(": ", 1)[-1]))
+    """Every readable report; each one that cannot be read or built becomes a LoadError (with its id
+    and path) and the rest still load. Corpus files are read one at a time, as they are built."""
+    items: list[Path | tuple[str, str, str | None, str, str] | LoadError] = list(corpus_files(corpus_dir))
     for jf in jsonl_files:
         for item in iter_jsonl(Path(jf)):
-            items.append(item if isinstance(item, LoadError) else (*item, str(jf)))
+            items.append(item if isinstance(item, LoadError) else (*item[:3], str(jf), item[3]))
     docs: list[Document] = []
     errors: list[LoadError] = []
     seen: set[str] = set()
@@ -149,14 +289,28 @@ def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
         if isinstance(item, LoadError):
             errors.append(item)
             continue
-        doc_id, text, title, source = item
+        fallback = None
+        if isinstance(item, Path):
+            doc_id, title, source, where, fallback = item.stem, None, str(item), str(item), title_from_filename(item)
+            try:
+                text = read_text_file(item)
+            except CorpusError as exc:
+                errors.append(LoadError(where, _message(exc, where), doc_id))
+                continue
+        else:
+            doc_id, text, title, source, where = item
         if doc_id in seen:
-            errors.append(LoadError(source, f"duplicate document id {doc_id!r} skipped"))
+            errors.append(LoadError(where, f"duplicate document id {doc_id!r} skipped", doc_id))
             continue
         try:
-            doc = build_document(doc_id, text, title, source, is_word, titles.get(doc_id))
+            doc = build_document(doc_id, text, title, source, is_word, fallback)
         except CorpusError as exc:
-            errors.append(LoadError(source, str(exc)))
+            errors.append(LoadError(where, _message(exc, source), doc_id))
+            continue
+        except (RecursionError, MemoryError, ValueError, IndexError, KeyError, TypeError) as exc:
+            # A bug a strange report triggers must not stop the others: record it and go on.
+            log.exception("%s: failed to build the report", where)
+            errors.append(LoadError(where, f"could not be processed ({type(exc).__name__})", doc_id))
             continue
         seen.add(doc_id)
         docs.append(doc)

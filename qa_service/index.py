@@ -141,10 +141,14 @@ def build_index(docs: Sequence[Document], featurize: Callable[[str, object], lis
                 cols[name].append(value)
     table = {c: np.asarray(v, dtype=np.int32) for c, v in cols.items()}
     vectorizer = CountVectorizer(analyzer=lambda item: featurize(*item), dtype=np.float32)
+    counts = None
     if any(t for t, _ in texts):
-        counts = vectorizer.fit_transform(texts).tocsr()
-        vocab = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
-    else:
+        try:
+            counts = vectorizer.fit_transform(texts).tocsr()
+            vocab = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
+        except ValueError:  # "empty vocabulary": sentences without a single term (e.g. only dashes)
+            counts = None
+    if counts is None:
         counts = sparse.csr_matrix((len(texts), 0), dtype=np.float32)
         vocab = {}
     weights, idf = _bm25(counts, k1, b)

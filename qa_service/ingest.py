@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Callable, Collection
 
 from .config import Settings
-from .corpus import (CorpusError, build_document, report_path, sidecar_path, valid_doc_id)
+from .corpus import (CorpusError, build_document, corpus_files, decode_report, report_path, sidecar_path,
+                     valid_doc_id)
+from .lexicon import is_word
 
 TEMP_MARK = ".tmp-"
 
@@ -78,29 +80,48 @@ def new_doc_id() -> str:
 
 
 def check_report(doc_id: str, text: str, title: str | None) -> None:
-    """Refuse an id, title or text that cannot make a document, before anything is written."""
+    """Refuse an id, title or text that cannot make a document, before anything is written. The text
+    is checked exactly as the index build will read it back (UTF-8 bytes decoded by the loader, so a
+    lone byte-order mark is dropped), cleaned, sectioned and split as the build does."""
     if not valid_doc_id(doc_id):
         raise IngestError(400, "invalid_id", "'id' must be 1-200 characters of A-Z a-z 0-9 . _ - "
                                              "starting with a letter or digit")
     try:
-        text.encode("utf-8")
+        stored = text.encode("utf-8")
         (title or "").encode("utf-8")
     except UnicodeEncodeError:
         raise IngestError(400, "invalid_text", "the text or title is not valid Unicode (lone surrogate)")
     try:
-        doc = build_document(doc_id, text, title)
-    except CorpusError:
-        raise IngestError(422, "empty_report", "the report has no text")
+        doc = build_document(doc_id, decode_report(stored, doc_id), title, is_word=is_word)
+    except CorpusError as exc:
+        message = str(exc).split(": ", 1)[-1]
+        raise IngestError(422, "empty_report" if "empty" in message or "no words" in message else "invalid_report",
+                          message)
     if not doc.sentences:
         raise IngestError(422, "empty_report", "the report has no sentences to index")
 
 
+def _taken(corpus: Path, doc_id: str, known: Collection[str]) -> str | None:
+    """The existing id that `doc_id` collides with, compared case-insensitively (ids name files, and
+    "Foo" and "foo" must not both exist), or None."""
+    key = doc_id.casefold()
+    for other in known:
+        if other.casefold() == key:
+            return other
+    for path in corpus_files(corpus):
+        if path.stem.casefold() == key:
+            return path.stem
+    return None
+
+
 def add_report(settings: Settings, doc_id: str, text: str, title: str | None,
                known_ids: Callable[[], Collection[str]], rebuild: Callable[[], object]):
-    """Store a new report and rebuild the index; returns what `rebuild` returns.
+    """Store a new report and rebuild the index; returns what `rebuild` returns. All or nothing: the
+    report ends up stored and served by the new index, or nothing is stored and IngestError says why.
 
     `known_ids` gives the ids of the newest index (called under the lock); `rebuild` rebuilds and
-    swaps the index (service.build). IngestError 409 for an id already in use."""
+    swaps the index (service.build). IngestError 409 for an id already in use (case-insensitively),
+    422 for a report the build cannot index."""
     from .service import writer_lock
 
     check_report(doc_id, text, title)
@@ -108,22 +129,46 @@ def add_report(settings: Settings, doc_id: str, text: str, title: str | None,
     path = report_path(corpus, doc_id)
     side = sidecar_path(corpus, doc_id)
     with writer_lock(settings):
-        if path.exists() or doc_id in known_ids():
-            raise IngestError(409, "duplicate_id", f"a document with id {doc_id!r} already exists")
+        taken = _taken(corpus, doc_id, known_ids())
+        if taken is not None or path.exists():
+            other = taken or doc_id
+            raise IngestError(409, "duplicate_id", f"a document with id {other!r} already exists"
+                              + ("" if other == doc_id else " (ids are compared case-insensitively)"))
         corpus.mkdir(parents=True, exist_ok=True)
+        stored = False
         try:
             if title:
                 atomic_write(side, json.dumps({"title": title}, ensure_ascii=False).encode("utf-8"))
             else:
                 side.unlink(missing_ok=True)
             atomic_write(path, text.encode("utf-8"))
-            return rebuild()
-        except BaseException:
-            # Roll back: the corpus goes back to what the (unchanged) index was built from.
-            path.unlink(missing_ok=True)
-            side.unlink(missing_ok=True)
-            fsync_dir(corpus)
-            raise
+            result = rebuild()
+            index = getattr(result, "index", None)
+            if index is not None and doc_id not in index.doc_by_id:
+                # The build skipped it after all: say why, and put the corpus and index back.
+                errors = [e for e in getattr(result, "errors", []) if getattr(e, "doc_id", None) == doc_id]
+                reason = errors[0].message if errors else "the index build skipped the report"
+                raise _Skipped(reason)
+            stored = True
+            return result
+        except _Skipped as exc:
+            _roll_back(corpus, path, side)
+            rebuild()  # the index goes back to the corpus without the report
+            raise IngestError(422, "invalid_report", str(exc))
+        finally:
+            if not stored:
+                _roll_back(corpus, path, side)
+
+
+class _Skipped(Exception):
+    pass
+
+
+def _roll_back(corpus: Path, path: Path, side: Path) -> None:
+    """The corpus goes back to what the (unchanged) index was built from."""
+    path.unlink(missing_ok=True)
+    side.unlink(missing_ok=True)
+    fsync_dir(corpus)
 
 
 def delete_report(settings: Settings, doc_id: str, known_ids: Callable[[], Collection[str]],

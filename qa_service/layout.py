@@ -52,18 +52,23 @@ _heading_alt = "|".join(sorted((re.escape(h).replace(r"\ ", r"\s+") for h in HEA
 
 # A heading: optional numbering ("2.", "II."), a known heading in Title or UPPER case, then the start
 # of the section's text (a capital letter, digit or opening bracket) or the end of a line.
+# Linear time: white-space runs are bounded (cleaned text has single spaces and blank lines; a heading
+# followed by a longer run of white space is not recognised), and the numbering starts only where a
+# run of digits / numerals starts.
+_heading_alt = _heading_alt.replace(r"\s+", r"\s{1,8}")
 HEADING_RE = re.compile(
     r"(?:(?<=^)|(?<=[.!?:;)\]\s]))"  # after a sentence end or white space
-    r"(?P<num>(?:\d{1,2}|[IVX]{1,4})\.?\s+)?"
+    r"(?P<num>(?:\d{1,2}|[IVX]{1,4})\.?\s{1,8}+)?"
     r"(?P<head>" + _heading_alt + r")"
-    r"(?P<colon>\s*[:.])?"
-    r"(?=\s*\n|\s+[A-Z0-9(\[\"“‘]|\s*$)",
+    r"(?P<colon>\s{0,8}+[:.])?"
+    r"(?=\s{0,8}\n|\s{1,8}[A-Z0-9(\[\"“‘]|\s{0,8}$)",
     re.IGNORECASE,
 )
 
 # A caption at the start of a block: "Fig. 3.", "Figs 2a", "Figure 2:", "Table 1".
 CAPTION_RE = re.compile(
-    r"^(?P<kind>Fig(?:ure)?s?\.?|FIG(?:URE)?S?\.?|Table|TABLE)\s*(?P<num>\d+[a-z]?)(?:\s*(?:and|,|&)\s*\d*[a-z])?\s*[.:|]?\s+(?=\S)"
+    r"^(?P<kind>Fig(?:ure)?s?\.?|FIG(?:URE)?S?\.?|Table|TABLE)\s{0,8}+(?P<num>\d{1,4}+[a-z]?)"
+    r"(?:\s{0,8}+(?:and|,|&)\s{0,8}+\d{0,4}+[a-z])?(?:\s{0,8}+[.:|])?\s{1,8}+(?=\S)"
 )
 
 

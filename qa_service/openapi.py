@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .config import Settings
 from .corpus import DOC_ID_MAX
+from .doc_entities import MAX_ENTITY_CHARS
 
 JSON = "application/json"
 
@@ -93,11 +94,18 @@ def spec(settings: Settings | None = None) -> dict:
                                          "409": _error("Conflict"), "503": _error("ServiceUnavailable"),
                                          **common}}},
             "/api/health": {"get": {
-                "operationId": "health", "summary": "Liveness and index size",
-                "responses": {"200": _json({"type": "object", "required": ["status", "documents", "passages"],
+                "operationId": "health", "summary": "Liveness, index size and the reports the build skipped",
+                "responses": {"200": _json({"type": "object", "required": ["status", "documents", "passages",
+                                                                           "failed_reports", "failed_reports_count"],
                                             "properties": {"status": {"const": "ok"},
                                                            "documents": {"type": "integer"},
-                                                           "passages": {"type": "integer"}}}, "Serving."),
+                                                           "passages": {"type": "integer"},
+                                                           "failed_reports": {
+                                                               "type": "array", "items": _ref("FailedReport"),
+                                                               "description": "Reports the index build skipped "
+                                                                              "(at most 100 listed)."},
+                                                           "failed_reports_count": {"type": "integer"}}},
+                                           "Serving."),
                               **common}}},
             "/api/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document",
@@ -158,11 +166,19 @@ def spec(settings: Settings | None = None) -> dict:
                 "Section": {"type": "object", "properties": {
                     "name": {"type": "string"}, "kind": {"type": "string"}, "start": {"type": "integer"},
                     "end": {"type": "integer"}, "heading": {"type": "string"}}},
-                "Document": {"type": "object", "required": ["id", "title", "text", "sections", "entities"],
+                "Document": {"type": "object", "required": ["id", "title", "text", "sections", "entities",
+                                                            "entities_truncated"],
                              "properties": {"id": {"type": "string"}, "title": {"type": "string"},
                                             "text": {"type": "string"},
                                             "sections": {"type": "array", "items": _ref("Section")},
-                                            "entities": {"type": "array", "items": _ref("Entity")}}},
+                                            "entities": {"type": "array", "items": _ref("Entity")},
+                                            "entities_truncated": {
+                                                "type": "boolean",
+                                                "description": f"True when the text is longer than "
+                                                               f"{MAX_ENTITY_CHARS} characters: entities then "
+                                                               "cover only its start (up to a sentence end)."}}},
+                "FailedReport": {"type": "object", "required": ["id", "path", "error"], "properties": {
+                    "id": {"type": ["string", "null"]}, "path": {"type": "string"}, "error": {"type": "string"}}},
                 "IngestRequest": {"type": "object", "required": ["text"], "properties": {
                     "id": _ref("DocumentId"), "title": {"type": "string", "maxLength": 500},
                     "text": {"type": "string", "minLength": 1}}},

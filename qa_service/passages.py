@@ -11,7 +11,9 @@ _ABBREVIATIONS = frozenset(
     "resp ref refs eq dept univ med sci mt ft pt pts min max mo yr yrs wk wks hr hrs sec".split()
 )
 _DOTTED_ABBREV = re.compile(r"(?:\b[a-zA-Z]\.){2,}$")  # e.g. i.e. i.v. p.o. b.i.d.
-_BOUNDARY = re.compile(r"[.!?]+[\"”’)\]]*(?=\s+[\"“(\[]?[A-Z0-9])")
+# Starts only where a run of [.!?] starts, runs possessive: linear time on "......" or ". . . .".
+_BOUNDARY = re.compile(r"(?<![.!?])[.!?]++[\"”’)\]]*+(?=\s++[\"“(\[]?[A-Z0-9])")
+_WORD_BEFORE_DOT = re.compile(r"([A-Za-z]+)\.$")
 _PARAGRAPH = re.compile(r"[^\n]+")
 MAX_SENTENCE_CHARS = 600
 
@@ -20,7 +22,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     head = text[max(0, dot - 12):dot + 1]
     if _DOTTED_ABBREV.search(head):
         return True
-    word = re.search(r"([A-Za-z]+)\.$", head)
+    word = _WORD_BEFORE_DOT.search(head)
     if not word:
         return False
     w = word.group(1)
@@ -50,18 +52,29 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _cap_length(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Split an overlong 'sentence' (navigation text, tables) at semicolons or spaces."""
-    if end - start <= MAX_SENTENCE_CHARS:
-        return [(start, end)]
-    cut = text.rfind("; ", start, start + MAX_SENTENCE_CHARS)
-    if cut <= start + 100:
-        cut = text.rfind(" ", start, start + MAX_SENTENCE_CHARS)
-    if cut <= start:
-        cut = start + MAX_SENTENCE_CHARS
-    else:
-        cut += 1
-    rest = _cap_length(text, cut + (len(text[cut:end]) - len(text[cut:end].lstrip())), end)
-    return [(start, len(text[:cut].rstrip()))] + rest
+    """Split an overlong 'sentence' (navigation text, tables, OCR text without punctuation) at
+    semicolons or spaces into pieces of at most MAX_SENTENCE_CHARS. Iterative, and each step looks at
+    most MAX_SENTENCE_CHARS characters ahead, so it is linear in the span's length."""
+    out: list[tuple[int, int]] = []
+    while end - start > MAX_SENTENCE_CHARS:
+        limit = start + MAX_SENTENCE_CHARS
+        cut = text.rfind("; ", start, limit)
+        if cut <= start + 100:
+            cut = text.rfind(" ", start, limit)
+        if cut <= start:
+            cut = limit
+        else:
+            cut += 1
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        out.append((start, piece_end))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        out.append((start, end))
+    return out
 
 
 def split_sentences(text: str, sections: list[Section], paragraph_base: int = 0) -> list[Sentence]:

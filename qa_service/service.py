@@ -23,7 +23,7 @@ from .qa.spelling import SpellingCorrector
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, sectioning or featurization changes, so old indexes are rebuilt.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 
 
 @dataclass
@@ -126,7 +126,8 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
     encoders = {name: enc.encode for name, enc in load_encoders(settings).items()}
     index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b, encoders=encoders,
                         meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
-                              "errors": [str(e) for e in errors]})
+                              "errors": [str(e) for e in errors],
+                              "failed_reports": [e.to_dict() for e in errors]})
     if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
         time.sleep(settings.test_slow_build_seconds)
     t2 = time.perf_counter()
@@ -135,12 +136,21 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
     return BuildReport(index, errors, True, time.perf_counter() - t0)
 
 
+def failed_reports(index: Index) -> list[LoadError]:
+    """The reports the index's build skipped, with their errors (kept in the index metadata)."""
+    out = []
+    for item in index.meta.get("failed_reports") or []:
+        if isinstance(item, dict):
+            out.append(LoadError(str(item.get("path") or ""), str(item.get("error") or ""), item.get("id")))
+    return out
+
+
 def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
     meta = read_meta(settings.models_dir)
     if meta and meta.get("fingerprint") == corpus_fingerprint(settings):
         try:
             index = load_index(settings.models_dir)
-            return BuildReport(index, [], False, time.perf_counter() - t0)
+            return BuildReport(index, failed_reports(index), False, time.perf_counter() - t0)
         except IndexError_ as exc:
             log.warning("rebuilding: %s", exc)
     return None

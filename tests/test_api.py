@@ -17,7 +17,8 @@ def test_ask_unanswerable_has_message(client):
 
 
 def test_health(client):
-    assert client.get("/api/health").get_json() == {"status": "ok", "documents": 1, "passages": 51}
+    assert client.get("/api/health").get_json() == {"status": "ok", "documents": 1, "passages": 51,
+                                                    "failed_reports": [], "failed_reports_count": 0}
 
 
 def _error(r, status, code):

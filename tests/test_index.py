@@ -46,13 +46,20 @@ def test_unchanged_corpus_loads_and_changed_corpus_rebuilds(tmp_path, settings):
 def test_unreadable_files_are_reported_and_the_rest_indexed(tmp_path, settings):
     corpus = tmp_path / "corpus"
     shutil.copytree(settings.corpus_dir, corpus)
+    # Not UTF-8: read as Windows-1252 (with a logged warning), so it is indexed.
     (corpus / "latin1.txt").write_bytes("Caf\xe9 patient with fever.".encode("latin-1"))
     (corpus / "empty.txt").write_text("   \n")
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 4)
     rep = build(Settings(corpus_dir=corpus, models_dir=tmp_path / "models"))
-    assert [d.id for d in rep.index.docs] == ["calcinosis-cutis-universalis-sle"]
+    assert [d.id for d in rep.index.docs] == ["calcinosis-cutis-universalis-sle", "latin1"]
+    assert rep.index.docs[1].text.startswith("Café patient")
     messages = sorted(str(e) for e in rep.errors)
-    assert any("latin1.txt" in m and "not UTF-8" in m for m in messages)
+    assert len(messages) == 2
+    assert any("binary.txt" in m and "binary data" in m for m in messages)
     assert any("empty.txt" in m and "empty" in m for m in messages)
+    failed = rep.index.meta["failed_reports"]
+    assert sorted(f["id"] for f in failed) == ["binary", "empty"]
+    assert all(f["path"].endswith(".txt") and f["error"] for f in failed)
 
 
 def test_jsonl_import_text_and_sections(tmp_path):

@@ -206,6 +206,50 @@ def test_duplicate_ids_conflict(svc):
     assert (s.corpus_dir / REPORT.name).read_bytes() == REPORT.read_bytes()
 
 
+def test_ids_are_unique_case_insensitively(svc):
+    s, _, c = svc
+    _error(c.post("/api/documents", json={"id": REPORT.stem.upper(), "text": STONEFISH}, headers=AUTH), 409,
+           "duplicate_id")
+    _error(c.post("/api/documents", json={"id": "JSONL-Case", "text": STONEFISH}, headers=AUTH), 409, "duplicate_id")
+    assert c.post("/api/documents", json={"id": "foo", "text": STONEFISH}, headers=AUTH).status_code == 201
+    r = c.post("/api/documents", json={"id": "Foo", "text": LEPROSY}, headers=AUTH)
+    _error(r, 409, "duplicate_id")
+    assert "case-insensitively" in r.get_json()["error"]["message"]
+    assert not (s.corpus_dir / "Foo.txt").exists()
+
+
+@pytest.mark.parametrize("text", ["\ufeff", "\ufeff\ufeff", "\ufeff \n", "\u200b\u200b", "\x00\x00\x00",
+                                  "----- ... ;;;", "\x01\x02\x03\x04 a b", "\ufeff\u200b\u2003"])
+def test_reports_empty_after_cleaning_store_nothing(svc, text):
+    """The issue's case: a lone BOM passed the checks, was written, read back empty and made a 500;
+    the file stayed, so the id then answered 409 on POST and 404 on GET."""
+    s, _, c = svc
+    before = sorted(p.name for p in s.corpus_dir.iterdir())
+    r = c.post("/api/documents", json={"id": "bom-only", "text": text}, headers=AUTH)
+    assert r.status_code in (400, 422), r.get_json()
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == before
+    assert c.get("/api/documents/bom-only").status_code == 404
+    r = c.post("/api/documents", json={"id": "bom-only", "text": STONEFISH}, headers=AUTH)
+    assert r.status_code == 201
+    assert c.get("/api/documents/bom-only").status_code == 200
+    assert c.delete("/api/documents/bom-only", headers=AUTH).status_code == 200
+
+
+def test_a_report_the_build_skips_is_rolled_back(svc, monkeypatch):
+    """Defence in depth: if the build skips the new report anyway, nothing stays stored and the
+    answer is a 422 with the build's reason."""
+    import qa_service.ingest as ingest
+
+    s, _, c = svc
+    monkeypatch.setattr(ingest, "check_report", lambda *a: None)
+    r = c.post("/api/documents", json={"id": "skipped", "text": "\ufeff"}, headers=AUTH)
+    _error(r, 422, "invalid_report")
+    assert "empty" in r.get_json()["error"]["message"]
+    assert not (s.corpus_dir / "skipped.txt").exists()
+    assert "skipped" not in _ids(c)
+    assert c.post("/api/documents", json={"id": "skipped", "text": STONEFISH}, headers=AUTH).status_code == 201
+
+
 def test_delete_of_a_jsonl_document_conflicts(svc):
     _, _, c = svc
     assert "jsonl-case" in _ids(c)
