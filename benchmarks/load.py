@@ -1,4 +1,4 @@
-"""Load test: start a real gunicorn server (`qa-service serve`) on 127.0.0.1 and measure POST /api/ask.
+"""Load test: start a real server (`qa-service serve`: gunicorn workers running waitress) on 127.0.0.1 and measure POST /api/ask.
 
 For each concurrency level (default 1, 8, 64 client threads, each with its own keep-alive
 http.client connection) it runs until --requests requests or --seconds seconds, whichever comes
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}.",
-        f"Server: gunicorn gthread, {args.workers} workers x {args.threads} threads, on 127.0.0.1; "
+        f"Server: gunicorn + waitress workers, {args.workers} workers x {args.threads} threads, on 127.0.0.1; "
         f"corpus {health['documents']} reports, {health['passages']} passages; {len(qs)} questions in rotation, "
         f"POST /api/ask top_k=3. Each level: at most {args.requests} requests or {args.seconds:.0f} s; "
         "clients are threads of one Python process on the same machine, each with a keep-alive connection.",

@@ -6,11 +6,18 @@ Settings.reload_interval seconds and loads the new index when another worker swa
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hmac
 import io
+import json
 import logging
+import math
+import os
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -28,6 +35,17 @@ MAX_TITLE_CHARS = 500
 MAX_FAILED_LISTED = 100  # /api/health lists at most this many failed reports (and counts them all)
 CORS_ALLOW_HEADERS = "Content-Type, Authorization"
 CORS_MAX_AGE = "600"
+# An admin token shorter than this disables writes (403), and start-up logs why.
+MIN_TOKEN_CHARS = 32
+# Writes one worker process lets in at once (one rebuilding, one waiting for the writer lock); more
+# are answered 503 at once, so writes never hold more than two of a worker's request threads.
+WRITE_SLOTS = 2
+WRITE_RETRY_AFTER = "3"
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+)
 
 
 class ApiError(Exception):
@@ -151,17 +169,92 @@ def document(doc_id: str):
                     "entities": [e.to_dict() for e in entities], "entities_truncated": truncated})
 
 
-def _require_admin() -> None:
-    token = _state().settings.admin_token
+def token_problem(token: str | None) -> str | None:
+    """Why writes are disabled with this admin token, or None when it is usable."""
     if not token:
-        raise ApiError(403, "ingest_disabled", "adding and removing documents is disabled (QA_ADMIN_TOKEN is not set)")
+        return "adding and removing documents is disabled (QA_ADMIN_TOKEN is not set)"
+    if len(token) < MIN_TOKEN_CHARS:
+        return (f"adding and removing documents is disabled: QA_ADMIN_TOKEN is {len(token)} characters long, "
+                f"it must be at least {MIN_TOKEN_CHARS} (set a longer one and restart the server)")
+    return None
+
+
+def _header_bytes(value: str) -> bytes:
+    """The bytes the client sent: WSGI header values are those bytes decoded as Latin-1 (PEP 3333),
+    so a UTF-8 token arrives as its UTF-8 bytes; a str that is not Latin-1 (a test client) as UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
+
+
+def _require_admin() -> None:
+    state = _state()
+    token = state.settings.admin_token
+    problem = token_problem(token)
+    if problem:
+        raise ApiError(403, "ingest_disabled" if not token else "admin_token_too_short", problem)
+    client = request.remote_addr or "-"
+    wait = state.auth_failures.retry_after(client)
+    if wait:
+        raise ApiError(429, "too_many_attempts", f"too many failed admin-token attempts from this address; "
+                                                 f"try again in {wait} s", {"Retry-After": str(wait)})
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
+    # Constant-time comparison of the UTF-8 bytes (a token need not be ASCII or Latin-1).
     ok = scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+        _header_bytes(given.strip()), token.encode("utf-8", "surrogateescape"))
     if not ok:
+        state.auth_failures.fail(client)
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <admin token>'",
                        {"WWW-Authenticate": 'Bearer realm="casebook-qa"'})
+
+
+class FailureLog:
+    """Failed admin-token attempts per client address in the last `window` seconds, kept in one small
+    JSON file under flock so every worker process counts the same attempts. Touched only by write
+    requests (which are rare), never by reads."""
+
+    MAX_CLIENTS = 10000
+
+    def __init__(self, path: Path, limit: int, window: float):
+        self.path, self.limit, self.window = path, limit, window
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool):
+        if exclusive:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | (os.O_CREAT if exclusive else 0), 0o600)
+        with os.fdopen(fd, "r+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                data = json.loads(fh.read() or "{}")
+                if not isinstance(data, dict):
+                    data = {}
+            except ValueError:
+                data = {}
+            now = time.time()
+            data = {k: [t for t in v if now - t < self.window] for k, v in data.items() if isinstance(v, list)}
+            yield fh, {k: v for k, v in data.items() if v}, now
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until `client` may try again (0: now)."""
+        if self.limit <= 0 or not self.path.exists():
+            return 0
+        with self._locked(False) as (_, data, now):
+            times = sorted(data.get(client, ()))
+            if len(times) < self.limit:
+                return 0
+            return max(1, math.ceil(times[-self.limit] + self.window - now))
+
+    def fail(self, client: str) -> None:
+        with self._locked(True) as (fh, data, now):
+            data[client] = sorted(data.get(client, []) + [now])[-max(self.limit, 1):]
+            if len(data) > self.MAX_CLIENTS:  # keep the most recent clients
+                data = dict(sorted(data.items(), key=lambda kv: kv[1][-1])[-self.MAX_CLIENTS:])
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps(data))
 
 
 def _ingest_body() -> tuple[str | None, str, str | None]:
@@ -211,11 +304,12 @@ def add_document():
     doc_id, text, title = _ingest_body()
     state = _state()
     doc_id = new_doc_id() if doc_id is None else doc_id
-    report = add_report(state.settings, doc_id, text, title, state.known_ids, state.rebuild)
-    index = report.index
-    body = _summary(index, index.doc_by_id[doc_id])
-    body.pop("chars")
-    state.settle()
+    with state.write_slot():
+        report = add_report(state.write_settings, doc_id, text, title, state.known_ids, state.rebuild)
+        index = report.index
+        body = _summary(index, index.doc_by_id[doc_id])
+        body.pop("chars")
+        state.settle()
     resp = jsonify(body)
     resp.status_code = 201
     resp.headers["Location"] = f"/api/documents/{doc_id}"
@@ -228,14 +322,15 @@ def delete_document(doc_id: str):
 
     _require_admin()
     state = _state()
-    delete_report(state.settings, doc_id, state.known_ids, state.rebuild)
-    state.settle()
+    with state.write_slot():
+        delete_report(state.write_settings, doc_id, state.known_ids, state.rebuild)
+        state.settle()
     return jsonify({"id": doc_id, "deleted": True})
 
 
 @api.get("/health")
 def health():
-    index = _answerer().index
+    index = g.answerer.index  # never waits for a reload or a write (see _start)
     failed = [r for r in index.meta.get("failed_reports") or [] if isinstance(r, dict)]
     return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences,
                     "failed_reports": failed[:MAX_FAILED_LISTED], "failed_reports_count": len(failed)})
@@ -259,18 +354,39 @@ class QAState:
         self.index_name = current_name(settings.models_dir) if settings.models_dir.is_dir() else None
         self._checked = time.monotonic()
         self._lock = threading.Lock()
+        # Writes wait at most write_wait seconds for the writer lock, then 503.
+        self.write_settings = replace(settings, lock_timeout=settings.write_wait)
+        self._write_slots = threading.BoundedSemaphore(WRITE_SLOTS)
+        self.auth_failures = FailureLog(settings.models_dir / "auth-failures.json",
+                                        settings.auth_fail_limit, settings.auth_fail_window)
 
-    def refresh(self, force: bool = False) -> Answerer:
+    def refresh(self, force: bool = False, wait: bool = True) -> Answerer:
         """The current answerer, first reloading the index if models/CURRENT names a new one (checked
         at most every reload_interval seconds, unless forced). Threads arriving while one reloads
-        wait for it rather than answer from the index it is replacing."""
+        wait for it rather than answer from the index it is replacing, unless `wait` is False
+        (health): then they answer from the loaded one at once."""
         if force or time.monotonic() - self._checked >= self.settings.reload_interval:
-            with self._lock:
+            if not self._lock.acquire(blocking=wait):
+                return self.answerer
+            try:
                 now = time.monotonic()
                 if force or now - self._checked >= self.settings.reload_interval:
                     self._reload_if_changed()
                     self._checked = now  # the time CURRENT was read, not the time the load ended
+            finally:
+                self._lock.release()
         return self.answerer
+
+    @contextlib.contextmanager
+    def write_slot(self):
+        """One of WRITE_SLOTS places for a write in this process, or 503 at once when all are taken."""
+        if not self._write_slots.acquire(blocking=False):
+            raise ApiError(503, "busy", "other writes are in progress; try again shortly",
+                           {"Retry-After": WRITE_RETRY_AFTER})
+        try:
+            yield
+        finally:
+            self._write_slots.release()
 
     def _reload_if_changed(self) -> None:
         for _ in range(3):  # CURRENT may move again (and the folder it named go) while we load
@@ -301,9 +417,13 @@ class QAState:
         """Rebuild the index from the corpus, swap it in, and use it in this worker at once."""
         from .service import build
 
+        from .service import make_answerer
+
         report = build(self.settings)
+        name = current_name(self.settings.models_dir)
+        answerer = make_answerer(report.index, self.settings)  # outside the lock: readers keep going
         with self._lock:
-            self._install(report.index, current_name(self.settings.models_dir))
+            self.answerer, self.index_name = answerer, name
         return report
 
     def settle(self) -> None:
@@ -326,6 +446,8 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     app.json.sort_keys = False
     app.url_map.merge_slashes = False  # "//" is not redirected (an HTML 308): ids are checked instead
     app.extensions["qa"] = QAState(settings, answerer)
+    if settings.admin_token and token_problem(settings.admin_token):
+        log.error("%s", token_problem(settings.admin_token))
     app.register_blueprint(api)
     from .web import web
 
@@ -340,14 +462,17 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
             raise ApiError(413, "payload_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
         if length is None and request.environ.get("wsgi.input_terminated"):
             _buffer_streamed_body(settings.max_body_bytes)
-        g.answerer = _state().refresh()
+        # Health never waits: not for a reload in another thread, not for a write.
+        g.answerer = _state().refresh(wait=request.path != "/api/health")
 
     @app.after_request
     def _finish(response):
         ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
         log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, ms)
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        for key, value in SECURITY_HEADERS:
+            response.headers[key] = value
         if request.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
             if request.method == "OPTIONS" and response.status_code == 200:
                 response.status_code = 204
                 response.set_data(b"")
@@ -380,7 +505,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     @app.errorhandler(LockTimeout)
     def _busy(exc: LockTimeout):
         body, status = error_body(503, "busy", "another write is rebuilding the index; try again later")
-        body.headers["Retry-After"] = "5"
+        body.headers["Retry-After"] = WRITE_RETRY_AFTER
         return body, status
 
     @app.errorhandler(Exception)

@@ -124,7 +124,9 @@ def _ask_parser(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from .logsafe import configure
+
+    configure(logging.INFO)  # control characters in logged text are escaped
     parser = argparse.ArgumentParser(prog="qa-service", description="Question answering over clinical case reports.")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("index", help="build the index from the corpus into models/")

@@ -56,8 +56,15 @@ class Settings:
     # Each worker re-reads models/CURRENT at most this often and reloads the index when it changed;
     # a write (ingest/delete) waits this long before answering, so every worker sees it afterwards.
     reload_interval: float = 0.5
-    # How long a writer waits for models/.lock (another worker's rebuild) before answering 503.
+    # How long a writer waits for models/.lock (another worker's rebuild): start-up and the CLI.
     lock_timeout: float = 300.0
+    # An API write (POST/DELETE /api/documents) waits at most this long for the writer lock, then 503.
+    write_wait: float = 2.0
+    # A connection silent this long is closed; a request header must arrive within this long (408).
+    read_timeout: float = 15.0
+    # Failed admin-token attempts per client IP within auth_fail_window seconds before 429.
+    auth_fail_limit: int = 10
+    auth_fail_window: float = 60.0
     # Test-only: sleep this long inside a rebuild, after fitting and before the swap.
     test_slow_build_seconds: float = 0.0
 
@@ -80,6 +87,9 @@ class Settings:
             threads=_env_int("QA_THREADS", 4),
             reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.5),
             lock_timeout=_env_float("QA_LOCK_TIMEOUT", 300.0),
+            write_wait=_env_float("QA_WRITE_WAIT", 2.0),
+            read_timeout=_env_float("QA_READ_TIMEOUT", 15.0),
+            auth_fail_limit=_env_int("QA_AUTH_FAIL_LIMIT", 10),
             test_slow_build_seconds=_env_float("QA_TEST_SLOW_BUILD_SECONDS", 0.0),
         )
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})

@@ -23,14 +23,15 @@ def _error(description: str) -> dict:
 ERROR_RESPONSES = {
     "BadRequest": "The request is malformed (invalid JSON, wrong field type or value).",
     "Unauthorized": "Missing or wrong 'Authorization: Bearer <token>'.",
-    "Forbidden": "Adding and removing documents is disabled: QA_ADMIN_TOKEN is not set.",
+    "Forbidden": "Adding and removing documents is disabled: QA_ADMIN_TOKEN is not set or shorter than 32 characters.",
     "NotFound": "No such document (or path).",
     "MethodNotAllowed": "The path does not support this method.",
     "Conflict": "The id is taken (POST) or the document cannot be removed (DELETE).",
     "PayloadTooLarge": "The body is larger than QA_MAX_BODY_BYTES.",
     "UnsupportedMediaType": "Wrong Content-Type.",
     "UnprocessableEntity": "The report has no text to index.",
-    "ServiceUnavailable": "Another write holds the index lock; retry later.",
+    "TooManyRequests": "Too many failed admin tokens from this address in the last minute; see Retry-After.",
+    "ServiceUnavailable": "Other writes are in progress (the writer lock stayed busy for QA_WRITE_WAIT s); see Retry-After.",
     "InternalError": "Unexpected server error (no details are exposed).",
 }
 
@@ -77,7 +78,7 @@ def spec(settings: Settings | None = None) -> dict:
                                        "400": _error("BadRequest"), "401": _error("Unauthorized"),
                                        "403": _error("Forbidden"), "409": _error("Conflict"),
                                        "415": _error("UnsupportedMediaType"),
-                                       "422": _error("UnprocessableEntity"), "503": _error("ServiceUnavailable"),
+                                       "422": _error("UnprocessableEntity"), "429": _error("TooManyRequests"), "503": _error("ServiceUnavailable"),
                                        **common}}},
             "/api/documents/{doc_id}": {
                 "parameters": [doc_id_param],
@@ -91,7 +92,7 @@ def spec(settings: Settings | None = None) -> dict:
                                                                       "deleted": {"const": True}}}, "Removed."),
                                          "400": _error("BadRequest"), "401": _error("Unauthorized"),
                                          "403": _error("Forbidden"), "404": _error("NotFound"),
-                                         "409": _error("Conflict"), "503": _error("ServiceUnavailable"),
+                                         "409": _error("Conflict"), "429": _error("TooManyRequests"), "503": _error("ServiceUnavailable"),
                                          **common}}},
             "/api/health": {"get": {
                 "operationId": "health", "summary": "Liveness, index size and the reports the build skipped",

@@ -1,4 +1,5 @@
-"""Serve the app: gunicorn by default (index loaded once per worker), Flask's dev server with --dev.
+"""Serve the app: gunicorn workers running waitress by default (index loaded once per worker; see
+webserver.py for why waitress), Flask's dev server with --dev.
 
 Start-up, in the parent before any worker exists: remove what an interrupted write left behind
 (service.startup_cleanup), then load the index, or rebuild it when the corpus changed since it was
@@ -6,10 +7,10 @@ built (e.g. a crash after an ingest stored its report but before the swap). Work
 """
 from __future__ import annotations
 
-from .config import Settings
+import logging
+import sys
 
-# Access log: the usual fields plus the worker pid and the latency in milliseconds.
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s pid=%(p)s %(M)sms'
+from .config import Settings
 
 
 def prepare(settings: Settings) -> None:
@@ -35,14 +36,25 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bo
         return 0
     from gunicorn.app.base import BaseApplication
 
+    from .logsafe import SafeFormatter
+    from .webserver import WaitressWorker, access_log
+
+    # Access log (webserver.AccessLog) on stdout, one escaped line per response:
+    # host "METHOD URI PROTOCOL" status bytes pid=N milliseconds.
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(SafeFormatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+    WaitressWorker.options = {"read_timeout": settings.read_timeout, "max_body_bytes": settings.max_body_bytes}
+
     class _App(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers or settings.workers)
             self.cfg.set("threads", threads or settings.threads)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("accesslog", "-")
-            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+            self.cfg.set("worker_class", WaitressWorker)
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 30)
             # gunicorn >= 24 opens a control socket in ~/.gunicorn shared by every server of the user.

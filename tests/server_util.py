@@ -1,4 +1,4 @@
-"""Start a real `qa-service serve` (gunicorn) on a free 127.0.0.1 port, and talk to it."""
+"""Start a real `qa-service serve` (gunicorn workers running waitress) on a free 127.0.0.1 port, and talk to it."""
 from __future__ import annotations
 
 import json

@@ -16,7 +16,7 @@ import pytest
 
 SEED = 20240611
 N_REQUESTS = 5000
-TOKEN = "fuzz-admin-token"
+TOKEN = "fuzz-admin-token-0123456789abcdef"
 DOC = "calcinosis-cutis-universalis-sle"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 PATHS = ["/api/ask", "/api/documents", f"/api/documents/{DOC}", "/api/health", "/api/openapi.json"]
@@ -240,7 +240,9 @@ def _check(method: str, path: str, resp) -> None:
 def fuzz_client(settings, answerer):
     from qa_service.api import create_app
 
-    app = create_app(replace(settings, admin_token=TOKEN, cors_origins=("https://ok.example",)), answerer)
+    # auth_fail_limit: the fuzzer sends thousands of bad tokens on purpose (the limit: tests/e2e).
+    app = create_app(replace(settings, admin_token=TOKEN, auth_fail_limit=10**6,
+                             cors_origins=("https://ok.example",)), answerer)
     return app.test_client()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from qa_service.config import Settings
 from reports import LEPROSY, LEPROSY_QUESTION, STONEFISH, STONEFISH_ANSWER, STONEFISH_QUESTION, STONEFISH_TITLE
 
 REPORT = Path(__file__).resolve().parents[1] / "corpus" / "calcinosis-cutis-universalis-sle.txt"
-TOKEN = "s3cret-admin-token"
+TOKEN = "s3cret-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSONL_DOC = {"id": "jsonl-case", "title": "A JSONL case",
              "text": "Case report\nA farmer had brucellosis confirmed by blood culture. Doxycycline was given."}
@@ -132,7 +133,7 @@ def test_ingest_auth(tmp_path, client):
     _error(client.post("/api/documents", json={"text": STONEFISH}), 403, "ingest_disabled")
     _error(client.post("/api/documents", json={"text": STONEFISH}, headers=AUTH), 403, "ingest_disabled")
     _error(client.delete("/api/documents/calcinosis-cutis-universalis-sle", headers=AUTH), 403, "ingest_disabled")
-    s = _settings(tmp_path)
+    s = _settings(tmp_path, auth_fail_limit=1000)  # the failure rate limit: tests/e2e
     c = create_app(s).test_client()
     for headers in ({}, {"Authorization": TOKEN}, {"Authorization": f"Bearer {TOKEN}x"},
                     {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer "},
@@ -292,19 +293,28 @@ def test_another_worker_sees_the_write(tmp_path):
 
 
 def test_concurrent_writers_are_serialized(svc):
+    """Writers queue briefly (two at a time per process, at most write_wait for the lock); the others
+    get 503 + Retry-After at once and succeed when they retry. None is lost or half-done."""
     s, app, _ = svc
-    results = []
+    results = {}
 
     def post(i):
         c = app.test_client()
-        results.append(c.post("/api/documents", json={"id": f"doc-{i}", "text": LEPROSY}, headers=AUTH).status_code)
+        for _ in range(40):
+            r = c.post("/api/documents", json={"id": f"doc-{i}", "text": LEPROSY}, headers=AUTH)
+            results.setdefault(i, []).append(r.status_code)
+            if r.status_code != 503:
+                return
+            assert r.headers["Retry-After"] and r.get_json()["error"]["code"] == "busy"
+            time.sleep(0.2)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert results == [201] * 4
+        t.join(120)
+    assert all(codes[-1] == 201 and set(codes[:-1]) <= {503} for codes in results.values()), results
+    assert len(results) == 4
     ids = _ids(app.test_client())
     assert all(f"doc-{i}" in ids for i in range(4))
     _no_temp_files(s)
