@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,7 +21,6 @@ from .query import Mentions, Query, analyse
 from .ranker import ListwiseRanker
 
 NO_ANSWER = "The report does not seem to answer this question."
-DOC_ENTITY_CACHE = 64  # documents whose entities are kept in memory
 MODEL_FILE = Path(__file__).with_name("model.json")
 
 
@@ -122,8 +119,6 @@ class Answerer:
             else np.zeros(index.n_sentences, dtype=np.int64)
         self.retriever = CandidateRetriever(index, context_weight=context_weight, doc_weight=doc_weight,
                                             section_ids=section_ids, section_index=names, n_findings=n_findings)
-        self._doc_entities: OrderedDict[str, list[Entity]] = OrderedDict()
-        self._cache_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
     def prepare(self, question: str, document_id: str | None = None, section: str | None = None) -> Prepared:
@@ -168,20 +163,6 @@ class Answerer:
             encode(["fever"])
         if self.correct is not None:
             self.correct("Was the kidny biopsy done?")  # builds the spelling table
-
-    def document_entities(self, doc) -> list[Entity]:
-        """Entities of a whole document (computed on first request, then cached)."""
-        if not self.entities:
-            return []
-        with self._cache_lock:
-            cached = self._doc_entities.pop(doc.id, None)
-        if cached is None:
-            cached = self.entities(doc.text)
-        with self._cache_lock:
-            self._doc_entities[doc.id] = cached
-            while len(self._doc_entities) > DOC_ENTITY_CACHE:
-                self._doc_entities.popitem(last=False)
-        return cached
 
     # ------------------------------------------------------------------ steps
     def _rows(self, document_id: str | None) -> slice:
