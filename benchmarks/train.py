@@ -53,8 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         recall = np.mean([bool(it.y.any()) for it in items if it.evidence])
         print(f"[{name}] {len(items)} questions over {len({it.doc for it in items})} reports, prepared at "
               f"{time.perf_counter() - t0:.0f} s; evidence among the candidates: {recall:.3f}", flush=True)
-        cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C)
+        records: list = []
+        cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records)
         T.print_table(f"[{name}] cross-validated ({args.folds} folds grouped by report)", cv)
+        r = np.array(records)
+        curves = {"answerability": T.reliability(r[:, 0], r[:, 1]),
+                  "top answer score": T.reliability(r[:, 2], r[:, 3])}
+        for label, curve in curves.items():
+            print(f"[{name}] reliability of {label} (out of fold): "
+                  + "; ".join(f"{c['bin']}: n={c['n']} predicted {c['predicted']} observed {c['observed']}" for c in curve))
         if args.ablate:
             for label, keep in T.ABLATIONS.items():
                 mask = np.array([keep(f) for f in FEATURES])
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         insample = {src: T.summarize(m) for src, m in T.merge([T.evaluate(answerer, items, ranker, model,
                                                                        np.ones(len(FEATURES), bool))]).items()}
         T.print_table(f"[{name}] in-sample (fitted on these questions; not a generalization figure)", insample)
-        artefact["variants"][name] = T.provenance(cv, insample, ranker, model)
+        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves}
     if not args.cv_only:
         args.out.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s")

@@ -142,12 +142,21 @@ def answerability_rows(answerer: Answerer, ranker: ListwiseRanker, items: list[I
     return np.array(X), np.array(y)
 
 
-def evaluate(answerer, items, ranker, model, cols) -> dict[str, dict]:
-    """Per source: hit@1/3, MRR@5 (as shipped, abstaining), hit@1 with abstention off, declines."""
+def evaluate(answerer, items, ranker, model, cols, records: list | None = None) -> dict[str, dict]:
+    """Per source: hit@1/3, MRR@5 (as shipped, abstaining), hit@1 with abstention off, declines.
+    `records` (optional) receives (P(answerable), answerable?, top answer's score, top answer right?)."""
     Xq, _ = answerability_rows(answerer, ranker, items, cols)
     pa = model.predict_proba(Xq)
     out: dict[str, dict] = {}
     for it, p in zip(items, pa):
+        if records is not None:
+            top_score, top_right = 0.0, False
+            if len(it.prep.cands):
+                z = ranker.decision_function(it.prep.X[:, cols])
+                i = int(np.argmax(z))
+                top_score = float(p * ranker.predict_proba(it.prep.X[:, cols])[i])
+                top_right = bool(it.evidence) and bool(it.y[i])
+            records.append((float(p), bool(it.evidence), top_score, top_right))
         m = out.setdefault(it.source, {"n": 0, "hit1": 0, "hit3": 0, "mrr5": 0.0, "hit1_open": 0,
                                        "declined": 0, "n_unans": 0, "unans_declined": 0})
         declined = p < model.threshold
@@ -208,7 +217,7 @@ def summarize(m: dict) -> dict:
             "unanswerable declined": round(m["unans_declined"] / max(m["n_unans"], 1), 3)}
 
 
-def cross_validate(answerer, items, k=5, mask=None, seed=0, **kw) -> dict[str, dict]:
+def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None = None, **kw) -> dict[str, dict]:
     from sklearn.model_selection import GroupKFold
 
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
@@ -216,7 +225,7 @@ def cross_validate(answerer, items, k=5, mask=None, seed=0, **kw) -> dict[str, d
     parts = []
     for tr, te in GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(items, groups=groups):
         ranker, model = fit(answerer, [items[i] for i in tr], cols, **kw)
-        parts.append(evaluate(answerer, [items[i] for i in te], ranker, model, cols))
+        parts.append(evaluate(answerer, [items[i] for i in te], ranker, model, cols, records))
     return {src: summarize(m) for src, m in merge(parts).items()}
 
 
@@ -253,3 +262,15 @@ def data_files() -> dict[str, str]:
 
 def git_commit() -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def reliability(pred: np.ndarray, observed: np.ndarray, bins: int = 10) -> list[dict]:
+    """Predicted probability against the observed rate, in equal-width bins (a reliability curve)."""
+    out = []
+    edges = np.linspace(0, 1, bins + 1)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (pred >= lo) & ((pred < hi) | (hi == 1.0))
+        if m.any():
+            out.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(m.sum()), "predicted": round(float(pred[m].mean()), 3),
+                        "observed": round(float(observed[m].mean()), 3)})
+    return out

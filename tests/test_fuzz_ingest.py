@@ -23,7 +23,7 @@ SEED = 20240612
 N_FILES = 260
 N_ROWS = 260
 N_POSTS = 240
-TOKEN = "fuzz-ingest-token"
+TOKEN = "fuzz-ingest-token-0123456789abcdef"  # >= 32 characters, as the server requires
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GOOD = "A 45-year-old woman presented with fever and a rash. Renal biopsy confirmed lupus nephritis."
 
