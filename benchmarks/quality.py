@@ -103,11 +103,17 @@ def top(scores: np.ndarray, k: int) -> list[int]:
 # ------------------------------------------------------------------ the service
 
 def service_index(jsonl: Path, models: Path):
-    """Build (or reuse) the service's index of one JSONL corpus; returns (index, settings)."""
+    """Build (or reuse) the service's index of one JSONL corpus; returns (index, settings).
+    Sentence encoders come from QA_ENCODERS (default here `wl`: MiniLM over ~20k research-paper
+    sentences costs minutes of CPU per run)."""
+    import os
+
     from qa_service.config import Settings
     from qa_service.service import load_or_build
 
-    s = Settings(corpus_dir=models / "_no_txt_corpus", models_dir=models, jsonl_files=(jsonl,))
+    encoders = tuple(e for e in os.environ.get("QA_ENCODERS", "wl").split(",") if e)
+    s = Settings(corpus_dir=models / "_no_txt_corpus", models_dir=models / "+".join(encoders or ("none",)),
+                 jsonl_files=(jsonl,), encoders=encoders)
     return load_or_build(s).index, s
 
 
@@ -132,10 +138,18 @@ def _weights(question: str) -> dict[str, float]:
 
 # ------------------------------------------------------------------ PubMedQA
 
-def pubmedqa(workdir: Path, data: Path = DATA, log=print) -> dict:
+def pubmedqa(workdir: Path, data: Path = DATA, log=print, distractors: Path | None = None) -> dict:
+    """PubMedQA's 1,000 abstracts, or with `distractors` (E3C's 10,034 case texts) 11,034 documents."""
     from qa_service.corpus import jsonl_text
 
     corpus_path = data / "pubmedqa" / "corpus.jsonl"
+    if distractors is not None:
+        combined = workdir / "pubmedqa+distractors.jsonl"
+        if not combined.exists():
+            tmp = combined.with_suffix(".tmp")
+            tmp.write_bytes(corpus_path.read_bytes().rstrip(b"\n") + b"\n" + distractors.read_bytes())
+            tmp.replace(combined)
+        corpus_path = combined
     rows = list(ds.read_jsonl(corpus_path))
     ids = [str(r["id"]) for r in rows]
     texts = [jsonl_text(r) for r in rows]
@@ -143,7 +157,7 @@ def pubmedqa(workdir: Path, data: Path = DATA, log=print) -> dict:
     ks, mrr_k = (1, 10), 10
     out: dict[str, dict] = {}
     t0 = time.perf_counter()
-    index, settings = service_index(corpus_path, workdir / "quality-pubmedqa")
+    index, settings = service_index(corpus_path, workdir / f"quality-pubmedqa-{len(rows)}")
     log(f"  pubmedqa: service index {len(index.docs)} docs, {index.n_sentences} sentences "
         f"({time.perf_counter() - t0:.1f} s)")
     for name, answerer in service_rankers(index, settings):
@@ -160,7 +174,7 @@ def pubmedqa(workdir: Path, data: Path = DATA, log=print) -> dict:
         ranks = [ds.first_hit(ds.doc_hits([ids[i] for i in top(r.scores(q.question), mrr_k)], q)) for q in qs]
         out[r.name] = ds.RankingScores.from_ranks(ranks, ks, mrr_k).to_dict()
     log(f"  pubmedqa: {len(qs)} questions scored ({time.perf_counter() - t0:.1f} s)")
-    return {"dataset": "PubMedQA PQA-L test", "n_docs": len(rows), "n_questions": len(qs),
+    return {"dataset": "PubMedQA PQA-L test" + (" + E3C distractors" if distractors else ""), "n_docs": len(rows), "n_questions": len(qs),
             "task": "document retrieval", "metrics": ["hit@1", "hit@10", "MRR@10"], "systems": out}
 
 
@@ -211,9 +225,12 @@ def covidqa(workdir: Path, data: Path = DATA, log=print) -> dict:
             "systems": out}
 
 
-def run(workdir: Path, data: Path = DATA, log=print) -> list[dict]:
+def run(workdir: Path, data: Path = DATA, log=print, large: bool = False) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
-    return [pubmedqa(workdir, data, log), covidqa(workdir, data, log)]
+    out = [pubmedqa(workdir, data, log), covidqa(workdir, data, log)]
+    if large:
+        out.append(pubmedqa(workdir, data, log, distractors=data / "e3c_en_cases" / "cases.jsonl"))
+    return out
 
 
 def to_markdown(results: list[dict]) -> str:
@@ -236,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="/tmp/casebook-bench", help="derived indexes (outside the repo)")
     p.add_argument("--data", default=str(DATA), help="the shared data folder (read in place)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--large", action="store_true", help="also PubMedQA among 11,034 documents (+ E3C's case texts)")
     args = p.parse_args(argv)
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    results = run(Path(args.workdir), Path(args.data), log)
+    results = run(Path(args.workdir), Path(args.data), log, large=args.large)
     print(json.dumps(results, indent=1) if args.json else to_markdown(results))
     return 0
 
