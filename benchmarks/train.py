@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alpha", type=float, default=1.0, help="the ranker's L2 penalty")
     ap.add_argument("--C", type=float, default=1.0, help="the answerability model's inverse L2 penalty")
     ap.add_argument("--variants", default="wl+lm,wl,none", help="encoder sets to fit, e.g. 'wl+lm,wl,none'")
+    ap.add_argument("--research", default="400,300",
+                    help="COVID-QA and PubMedQA training questions to add ('0,0': case reports only)")
     ap.add_argument("--out", type=Path, default=ROOT / "qa_service" / "qa" / "model.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -49,9 +51,17 @@ def main(argv: list[str] | None = None) -> int:
             continue
         answerer = T.build_answerer(args.models, encoders)
         items = T.load_items()
+        n_covid, n_pubmed = (int(n) for n in args.research.split(","))
+        if n_covid or n_pubmed:
+            empty = args.models.parent / "train-no-txt"
+            covid = T.build_answerer(args.models.parent / "train-covidqa", encoders, jsonl=T.COVIDQA / "corpus.jsonl",
+                                     corpus_dir=empty)
+            pubmed = T.build_answerer(args.models.parent / "train-pubmedqa", encoders,
+                                      jsonl=T.PUBMEDQA / "corpus.jsonl", corpus_dir=empty)
+            items += T.research_items(covid, pubmed, n_covid, n_pubmed)
         T.prepare(answerer, items)
         recall = np.mean([bool(it.y.any()) for it in items if it.evidence])
-        print(f"[{name}] {len(items)} questions over {len({it.doc for it in items})} reports, prepared at "
+        print(f"[{name}] {len(items)} questions over {len({it.group for it in items})} documents, prepared at "
               f"{time.perf_counter() - t0:.0f} s; evidence among the candidates: {recall:.3f}", flush=True)
         records: list = []
         cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records)

@@ -30,6 +30,9 @@ SETS = [  # (source name, answerable file, unanswerable file)
     ("train reports", "train_questions.jsonl", "train_unanswerable.jsonl"),
 ]
 ALL = "all case-report questions"
+CASE_SOURCES = tuple(src for src, _, _ in SETS)
+COVIDQA = SHARED / "data" / "covid_qa"
+PUBMEDQA = SHARED / "data" / "pubmedqa"
 
 __all__ = ["ANSWERABILITY_FEATURES", "Item", "load_items", "build_answerer", "prepare", "fit", "evaluate",
            "cross_validate", "summarize", "print_table", "ABLATIONS"]
@@ -45,6 +48,16 @@ class Item:
     prep: Prepared | None = None
     y: np.ndarray | None = None  # per candidate: its focused answer text holds the evidence
     extra: dict = field(default_factory=dict)
+    # Research-paper questions live in their own index: the answerer that holds it, and the gold
+    # as raw-text spans (COVID-QA) or as a document asked for across the corpus (PubMedQA, doc "").
+    answerer: Answerer | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+    gold_doc: str = ""
+
+    @property
+    def group(self) -> str:
+        """The cross-validation group: the report (or paper, or abstract) the question is about."""
+        return self.doc or self.gold_doc
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -65,14 +78,41 @@ def load_items(sets=SETS) -> list[Item]:
     return items
 
 
+def covidqa_training_papers(doc_ids) -> set[str]:
+    """Half of COVID-QA's papers (every other one in id order) train; the other half stays out of
+    sample for benchmarks/quality.py."""
+    return set(sorted(doc_ids)[::2])
+
+
+def research_items(covid: Answerer, pubmed: Answerer, n_covid: int, n_pubmed: int, seed: int = 0) -> list[Item]:
+    """Answerable research questions: COVID-QA answer sentences inside their paper (training half
+    of the papers), PubMedQA abstracts among 1,000 (its `train_dev` split; `test` is for quality.py)."""
+    from qa_service import datasets as ds
+
+    rng = np.random.default_rng(seed)
+    cq = ds.covidqa_questions(COVIDQA / "questions.jsonl")
+    keep = covidqa_training_papers({q.doc_id for q in cq})
+    cq = [q for q in cq if q.doc_id in keep]
+    cq = [cq[i] for i in sorted(rng.choice(len(cq), min(n_covid, len(cq)), replace=False))]
+    pq = ds.pubmedqa_questions(PUBMEDQA / "questions.jsonl", split="train_dev")
+    pq = [pq[i] for i in sorted(rng.choice(len(pq), min(n_pubmed, len(pq)), replace=False))]
+    return ([Item("COVID-QA (answer sentence in its paper)", q.id, q.doc_id, q.question, list(q.answers) or ["?"],
+                  answerer=covid, spans=q.spans) for q in cq]
+            + [Item("PubMedQA (abstract among 1,000)", q.id, "", q.question, ["?"], answerer=pubmed,
+                    gold_doc=sorted(q.gold_doc_ids)[0]) for q in pq])
+
+
 def build_answerer(models_dir: Path, encoders: tuple[str, ...],
-                   corpus_encoders: tuple[str, ...] | None = None) -> Answerer:
-    """An answerer without fitted models over the shipped report and the scraped reports; the index
-    holds the vectors of `corpus_encoders` (default: all), the answerer uses `encoders`."""
+                   corpus_encoders: tuple[str, ...] | None = None, jsonl: Path = ADA,
+                   corpus_dir: Path = ROOT / "corpus") -> Answerer:
+    """An answerer without fitted models over the shipped report and the scraped reports (or another
+    JSONL corpus); the index holds the vectors of `corpus_encoders` (default: all), the answerer uses
+    `encoders`."""
     from qa_service.semantic import load_encoder
     from qa_service.service import load_or_build, make_answerer
 
-    settings = Settings(corpus_dir=ROOT / "corpus", models_dir=models_dir, jsonl_files=(ADA,),
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(corpus_dir=corpus_dir, models_dir=models_dir, jsonl_files=(jsonl,),
                         encoders=tuple(ENCODERS) if corpus_encoders is None else corpus_encoders)
     index = load_or_build(settings).index
     enc = {short: (load_encoder(ENCODERS[short]).encode, index.vectors[short]) for short in encoders}
@@ -90,17 +130,27 @@ def focused_rows(answerer: Answerer, row: int) -> list[int]:
 
 def prepare(answerer: Answerer, items: list[Item]) -> None:
     for it in items:
-        it.prep = answerer.prepare(it.question, document_id=it.doc)
-        if it.evidence:
+        a = it.answerer or answerer
+        it.prep = a.prepare(it.question, document_id=it.doc or None)
+        rows = [focused_rows(a, int(row)) for row in it.prep.cands.rows]
+        s = a.index.sentences
+        if it.gold_doc:
+            gold = a.index.doc_by_id[it.gold_doc]
+            it.y = np.array([s["doc"][r[0]] == gold for r in rows], dtype=bool)
+        elif it.spans:
+            it.y = np.array([any(s["raw_start"][r[0]] < hi and lo < s["raw_end"][r[-1]] for lo, hi in it.spans)
+                             for r in rows], dtype=bool)
+        elif it.evidence:
             ev = [normalize_for_match(e) for e in it.evidence]
-            texts = [" ".join(answerer.features.text(r) for r in focused_rows(answerer, int(row)))
-                     for row in it.prep.cands.rows]
+            texts = [" ".join(a.features.text(r) for r in rr) for rr in rows]
             it.y = np.array([any(e in normalize_for_match(t) for e in ev) for t in texts], dtype=bool)
 
 
 def fit(answerer: Answerer, items: list[Item], mask: np.ndarray | None = None, alpha: float = 1.0,
-        C: float = 1.0, decline_target: float = 0.07) -> tuple[ListwiseRanker, AnswerabilityModel]:
-    """Fit both models on `items`; `mask` keeps a subset of the ranker's features (ablation)."""
+        C: float = 1.0, decline_target: float = 0.07,
+        research_weight: float = 1.0) -> tuple[ListwiseRanker, AnswerabilityModel]:
+    """Fit both models on `items`; `mask` keeps a subset of the ranker's features (ablation).
+    Research-paper questions weigh `research_weight` in the answerability fit."""
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
     ans = [it for it in items if it.evidence and len(it.prep.cands)]
     ranker = ListwiseRanker(alpha=alpha).fit([it.prep.X[:, cols] for it in ans], [it.y for it in ans],
@@ -111,10 +161,13 @@ def fit(answerer: Answerer, items: list[Item], mask: np.ndarray | None = None, a
     model = AnswerabilityModel(C=C)
     # Unweighted, so P(answerable) stays calibrated on the mix of questions it is fitted on
     # (balancing the classes made it under-confident: 0.06 predicted, 0.39 observed).
-    model.fit(Xq, yq)
+    case = np.array([it.source in CASE_SOURCES for it in items])
+    model.fit(Xq, yq, sample_weight=np.where(case, 1.0, research_weight))
     p = model.predict_proba(Xq)
-    # The threshold declines at most `decline_target` of the answerable training questions.
-    model.threshold = float(np.quantile(p[yq == 1], decline_target)) if (yq == 1).any() else 0.5
+    # The threshold declines `decline_target` of the answerable case-report training questions (the
+    # service's questions; research questions, mostly easy to place, would push it up).
+    ref = (yq == 1) & case if ((yq == 1) & case).any() else yq == 1
+    model.threshold = float(np.quantile(p[ref], decline_target)) if ref.any() else 0.5
     return ranker, model
 
 
@@ -123,7 +176,7 @@ def oof_answerability_rows(answerer: Answerer, items: list[Item], cols: np.ndarr
 
     X = np.zeros((len(items), len(ANSWERABILITY_FEATURES)))
     y = np.array([1 if it.evidence else 0 for it in items])
-    groups = np.array([it.doc for it in items])
+    groups = np.array([it.group for it in items])
     for tr, te in GroupKFold(n_splits=k).split(items, groups=groups):
         ans = [items[i] for i in tr if items[i].evidence and len(items[i].prep.cands)]
         inner = ListwiseRanker(alpha=alpha).fit([it.prep.X[:, cols] for it in ans], [it.y for it in ans])
@@ -137,7 +190,7 @@ def answerability_rows(answerer: Answerer, ranker: ListwiseRanker, items: list[I
         Xc = it.prep.X[:, cols]
         z = ranker.decision_function(Xc) if len(Xc) else np.zeros(0)
         p = ranker.predict_proba(Xc) if len(Xc) else np.zeros(0)
-        X.append(answerer.question_row(it.prep, z, p))
+        X.append((it.answerer or answerer).question_row(it.prep, z, p))
         y.append(1 if it.evidence else 0)
     return np.array(X), np.array(y)
 
@@ -169,7 +222,7 @@ def evaluate(answerer, items, ranker, model, cols, records: list | None = None) 
         if not len(it.prep.cands):
             continue
         z = ranker.decision_function(it.prep.X[:, cols])
-        ranks = answer_ranks(answerer, it, np.argsort(-z, kind="stable"))
+        ranks = answer_ranks(it.answerer or answerer, it, np.argsort(-z, kind="stable"))
         first = ranks[0] if ranks else None
         m["hit1_open"] += first == 1
         if declined:
@@ -205,7 +258,9 @@ def merge(parts: list[dict[str, dict]]) -> dict[str, dict]:
             acc = out.setdefault(src, {k: 0 for k in m})
             for k, v in m.items():
                 acc[k] += v
-    out[ALL] = {k: sum(m[k] for m in out.values()) for k in next(iter(out.values()))}
+    cases = [m for src, m in out.items() if src in CASE_SOURCES]
+    if cases:
+        out[ALL] = {k: sum(m[k] for m in cases) for k in cases[0]}
     return out
 
 
@@ -221,7 +276,7 @@ def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None
     from sklearn.model_selection import GroupKFold
 
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
-    groups = np.array([it.doc for it in items])
+    groups = np.array([it.group for it in items])
     parts = []
     for tr, te in GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(items, groups=groups):
         ranker, model = fit(answerer, [items[i] for i in tr], cols, **kw)
@@ -257,6 +312,8 @@ def provenance(cv: dict, insample: dict, ranker: ListwiseRanker, model: Answerab
 
 def data_files() -> dict[str, str]:
     files = [EVAL / f for _, a, u in SETS for f in (a, u)] + [ADA, ROOT / "corpus" / f"{SHIPPED_DOC}.txt"]
+    files += [COVIDQA / "questions.jsonl", COVIDQA / "corpus.jsonl", PUBMEDQA / "questions.jsonl",
+              PUBMEDQA / "corpus.jsonl"]
     return {str(f.relative_to(ROOT.parent)): sha256(f) for f in files}
 
 
