@@ -105,9 +105,11 @@ def top(scores: np.ndarray, k: int) -> list[int]:
 def service_index(jsonl: Path, models: Path):
     """Build (or reuse) the service's index of one JSONL corpus; returns (index, settings)."""
     from qa_service.config import Settings
+    from qa_service.importer import import_paths
     from qa_service.service import load_or_build
 
-    s = Settings(corpus_dir=models / "_no_txt_corpus", models_dir=models, jsonl_files=(jsonl,))
+    s = Settings(corpus_dir=models / "corpus", models_dir=models)
+    import_paths(s, [jsonl])  # a no-op once imported
     return load_or_build(s).index, s
 
 

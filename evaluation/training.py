@@ -13,6 +13,7 @@ import numpy as np
 
 from qa_service.analysis import normalize_for_match
 from qa_service.config import Settings
+from qa_service.corpus import resolve_doc_id
 from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
 from qa_service.qa.answerer import Answerer, Prepared
 from qa_service.qa.features import ENCODERS, FEATURES
@@ -69,11 +70,14 @@ def build_answerer(models_dir: Path, encoders: tuple[str, ...],
                    corpus_encoders: tuple[str, ...] | None = None) -> Answerer:
     """An answerer without fitted models over the shipped report and the scraped reports; the index
     holds the vectors of `corpus_encoders` (default: all), the answerer uses `encoders`."""
+    from qa_service.importer import import_paths
     from qa_service.semantic import load_encoder
     from qa_service.service import load_or_build, make_answerer
 
-    settings = Settings(corpus_dir=ROOT / "corpus", models_dir=models_dir, jsonl_files=(ADA,),
+    # Its own corpus folder: the shipped report plus the scraped reports, imported (idempotent).
+    settings = Settings(corpus_dir=models_dir / "corpus", models_dir=models_dir,
                         encoders=tuple(ENCODERS) if corpus_encoders is None else corpus_encoders)
+    import_paths(settings, [ROOT / "corpus" / f"{SHIPPED_DOC}.txt", ADA])
     index = load_or_build(settings).index
     enc = {short: (load_encoder(ENCODERS[short]).encode, index.vectors[short]) for short in encoders}
     return make_answerer(index, settings, model={}, encoders=enc)  # no fitted model: features only
@@ -90,7 +94,7 @@ def focused_rows(answerer: Answerer, row: int) -> list[int]:
 
 def prepare(answerer: Answerer, items: list[Item]) -> None:
     for it in items:
-        it.prep = answerer.prepare(it.question, document_id=it.doc)
+        it.prep = answerer.prepare(it.question, document_id=resolve_doc_id(answerer.index.doc_by_id, it.doc))
         if it.evidence:
             ev = [normalize_for_match(e) for e in it.evidence]
             texts = [" ".join(answerer.features.text(r) for r in focused_rows(answerer, int(row)))
