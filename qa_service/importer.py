@@ -24,15 +24,17 @@ from typing import Callable, Iterable, Iterator
 from .config import Settings
 from .corpus import (CorpusError, LoadError, corpus_files, iter_jsonl, read_sidecar, read_text_file,
                      report_path, safe_id, valid_doc_id)
-from .ingest import IngestError, check_report, clean_corpus_temp, fsync_dir, make_sidecar, store_report
+from .ingest import IngestError, check_report, clean_corpus_temp, make_sidecar, store_reports
 from .pdf import MAX_PDF_BYTES, PdfError, pdf_text
 
 log = logging.getLogger(__name__)
 
 FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".pdf": "pdf"}
-# The folder is fsynced after this many stored reports (and at the end); each file's own data is
-# fsynced before its rename, so a crash never leaves a partial report, only fewer of them.
-SYNC_EVERY = 256
+# Reports are stored in batches of at most this many (or BATCH_BYTES of text): ingest.store_reports
+# fsyncs a batch's files together, then renames them, so a crash never leaves a partial report,
+# only fewer of them.
+BATCH_REPORTS = 128
+BATCH_BYTES = 32 * 1024 * 1024
 MAX_TITLE_CHARS = 500
 
 
@@ -192,64 +194,81 @@ def import_paths(settings: Settings, paths: Iterable[Path], replace: bool = Fals
         clean_corpus_temp(corpus)
         existing = _existing(corpus)
         seen: dict[str, str] = {}  # casefolded id -> where this import took it
-        pending = 0
+        batch = _Batch(corpus, result)
         items: Iterable = (item for f in files for item in _reports(f))
         for item in (progress(items) if progress else items):
             if isinstance(item, Problem):
                 result.errors.append(item)
                 continue
             try:
-                outcome = _import_one(corpus, item, existing, seen, replace, result)
+                _import_one(corpus, item, existing, seen, replace, result, batch)
             except (IngestError, CorpusError) as exc:
                 result.errors.append(Problem(item.where, getattr(exc, "message", None) or str(exc), item.doc_id))
-                continue
             except (RecursionError, MemoryError, ValueError, IndexError, KeyError, TypeError) as exc:
                 # A bug a strange report triggers must not stop the others: record it and go on.
                 log.debug("%s: failed to import", item.where, exc_info=True)
                 result.errors.append(Problem(item.where, f"could not be processed ({type(exc).__name__})",
                                              item.doc_id))
-                continue
-            if outcome:
-                pending += 1
-                if pending >= SYNC_EVERY:
-                    fsync_dir(corpus)
-                    pending = 0
-        if pending:
-            fsync_dir(corpus)
+        batch.flush()
     result.seconds = time.perf_counter() - t0
     return result
 
 
+class _Batch:
+    """Reports checked and waiting to be stored together (ingest.store_reports)."""
+
+    def __init__(self, corpus: Path, result: ImportResult):
+        self.corpus, self.result = corpus, result
+        self.items: list[tuple[_Report, dict, bool]] = []  # (report, sidecar, replaces one)
+        self.size = 0
+
+    def add(self, r: _Report, sidecar: dict, replaces: bool) -> None:
+        self.items.append((r, sidecar, replaces))
+        self.size += len(r.text)
+        if len(self.items) >= BATCH_REPORTS or self.size >= BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        items, self.items, self.size = self.items, [], 0
+        try:
+            store_reports(self.corpus, [(r.doc_id, r.text, side) for r, side, _ in items])
+        except OSError as exc:  # e.g. a full disk: these reports are not stored, and say why
+            for r, _, _ in items:
+                self.result.errors.append(Problem(r.where, f"could not be stored ({exc.strerror or exc})", r.doc_id))
+            return
+        for r, _, replaces in items:
+            (self.result.replaced if replaces else self.result.added).append(r.doc_id)
+            if r.original_id is not None:
+                self.result.renamed[r.original_id] = r.doc_id
+
+
 def _import_one(corpus: Path, r: _Report, existing: dict[str, str], seen: dict[str, str], replace: bool,
-                result: ImportResult) -> bool:
-    """Store one report, or record why not; True when something was written."""
+                result: ImportResult, batch: _Batch) -> None:
+    """Queue one report for storing, or record why not."""
     key = r.doc_id.casefold()
     if key in seen:
         result.duplicates.append(Problem(r.where, f"id {r.doc_id!r} is used twice in this import "
                                                   f"(first at {seen[key]}); the first one was kept", r.doc_id))
-        return False
+        return
     data = r.text.encode("utf-8")
     other = existing.get(key)
     if other is not None:
         if other != r.doc_id:
             result.duplicates.append(Problem(r.where, f"id {r.doc_id!r} differs only in case from the corpus's "
                                                       f"{other!r} (ids are compared case-insensitively)", r.doc_id))
-            return False
+            return
         if _same(corpus, r.doc_id, data, r.title):
             seen[key] = r.where
             result.unchanged.append(r.doc_id)
-            return False
+            return
         if not replace:
             seen[key] = r.where
             result.duplicates.append(Problem(r.where, f"id {r.doc_id!r} is already in the corpus with other "
                                                       "content (skipped; --replace overwrites it)", r.doc_id))
-            return False
+            return
     check_report(r.doc_id, r.text, r.title)
     seen[key] = r.where
-    store_report(corpus, r.doc_id, r.text, make_sidecar(data, r.title, r.source, r.original_id), sync_dir=False)
     existing[key] = r.doc_id
-    (result.replaced if other is not None else result.added).append(r.doc_id)
-    if r.original_id is not None:
-        result.renamed[r.original_id] = r.doc_id
-    return True
-
+    batch.add(r, make_sidecar(data, r.title, r.source, r.original_id), other is not None)

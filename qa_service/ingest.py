@@ -106,15 +106,50 @@ def make_sidecar(data: bytes, title: str | None, source: dict, original_id: str 
     return side
 
 
-def store_report(corpus: Path, doc_id: str, text: str, sidecar: dict, sync_dir: bool = True) -> None:
-    """Write one report (sidecar, then text) atomically into the corpus folder, replacing a report of
-    the same id. The caller holds the writer lock and has checked the report (check_report), the id
-    and whether it may replace; `sidecar` comes from make_sidecar."""
-    path = report_path(corpus, doc_id)
+def store_reports(corpus: Path, reports: list[tuple[str, str, dict]]) -> None:
+    """Write reports (id, text, sidecar from make_sidecar) into the corpus folder, replacing reports of
+    the same ids: the one store function of `qa-service import` and POST /api/documents. The caller
+    holds the writer lock and has checked each report (check_report), its id and whether it may replace.
+
+    Every file is written to a temp name and made durable before it is renamed into place (the
+    sidecar first; the .txt's rename is the moment the report exists), then the folder is fsynced.
+    One report: an fsync per file. A batch: one os.sync() for all its temp files, since an fsync per
+    file cost 3.9 ms here (ext4 on a virtual disk) against 1.1 ms per file for a batch of 256 under
+    one sync (benchmarks/README.md, "Import"). On any error the batch's temp files are removed, and
+    of a report whose .txt was not renamed yet nothing is visible."""
     corpus.mkdir(parents=True, exist_ok=True)
-    atomic_write(sidecar_path(corpus, doc_id),
-                 json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8"), sync_dir=False)
-    atomic_write(path, text.encode("utf-8"), sync_dir=sync_dir)
+    planned: list[tuple[Path, Path]] = []  # (temp, final), sidecar before text per report
+    try:
+        for doc_id, text, sidecar in reports:
+            path = report_path(corpus, doc_id)
+            for final, data in ((sidecar_path(corpus, doc_id), json.dumps(sidecar, ensure_ascii=False, indent=1)),
+                                (path, text)):
+                tmp = _temp_name(final)
+                planned.append((tmp, final))
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data.encode("utf-8"))
+        if len(reports) > 1:
+            os.sync()  # returns once the dirty data is written (Linux); one barrier for the batch
+        else:
+            for tmp, _ in planned:
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        for tmp, final in planned:
+            os.replace(tmp, final)
+    except BaseException:
+        for tmp, _ in planned:
+            tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(corpus)
+
+
+def store_report(corpus: Path, doc_id: str, text: str, sidecar: dict) -> None:
+    """One report: store_reports of a batch of one."""
+    store_reports(corpus, [(doc_id, text, sidecar)])
 
 
 def new_doc_id() -> str:
