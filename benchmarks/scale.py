@@ -394,8 +394,8 @@ def scale_markdown(results: list[dict], mach: dict, notes: list[str], total_s: f
         f"(`benchmarks/scale.py --sizes {','.join(r['size'] for r in results)}`).",
         "",
         "Build = wall time of one fresh process that reads the JSONL and writes the index (for casebook: "
-        "`qa-service import` of the JSONL into a corpus folder, then "
-        "`qa-service index --jsonl …`, spaCy word list and imports included). Load = the index-load call in a "
+        "`qa-service import --no-index` of the JSONL into a corpus folder, then `qa-service index`, "
+        "spaCy word list and imports included; the import alone is `import_s` in the JSON results). Load = the index-load call in a "
         "fresh process (casebook: `load_index` + `make_answerer`); cold start = process start to ready "
         "(imports + load). RSS = VmRSS after load; state/doc = (RSS after load − RSS after imports) / documents. "
         "p50/p99 = per-question latency, one question at a time, single thread, after 5 warm-up questions.",
