@@ -115,6 +115,8 @@ def _answerer(args):
 
     settings = _settings(args)
     rep = load_or_build(settings)
+    if rep.rebuilt and rep.changes is not None:  # the corpus changed since the index was built: say what
+        print(f"rebuilt the index ({len(rep.index.docs)} reports): {rep.changes.summary()}", file=sys.stderr)
     for e in rep.errors:
         print(f"skipped: {e}", file=sys.stderr)
     return make_answerer(rep.index, settings), settings

@@ -257,3 +257,23 @@ def test_kill_9_during_import_leaves_the_corpus_consistent(tmp_path):
     assert len(res.added) + len(res.unchanged) == len(rows) and not res.errors and not res.duplicates
     index = build(_settings(tmp_path, encoders=())).index
     assert len(index.docs) == len(rows)
+
+
+def test_start_up_cleanup_removes_temp_files_and_orphan_sidecars(tmp_path):
+    from qa_service.ingest import clean_corpus_temp
+
+    s = _settings(tmp_path)
+    import_paths(s, [_write_jsonl(tmp_path / "a.jsonl", [{"id": "kept", "text": STONEFISH}])])
+    (s.corpus_dir / ".half.txt.tmp-abc123").write_text("Case report\nA half")
+    (s.corpus_dir / "orphan.meta.json").write_text('{"title": "no report"}')  # its .txt never arrived
+    removed = sorted(p.name for p in clean_corpus_temp(s.corpus_dir))
+    assert removed == [".half.txt.tmp-abc123", "orphan.meta.json"]
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == ["kept.meta.json", "kept.txt"]
+
+
+def test_qa_jsonl_is_no_longer_read_and_says_so(monkeypatch, caplog):
+    monkeypatch.setenv("QA_JSONL", "/data/reports.jsonl")
+    with caplog.at_level(logging.WARNING, logger="qa_service.config"):
+        s = Settings.from_env()
+    assert not hasattr(s, "jsonl_files")
+    assert "qa-service import /data/reports.jsonl" in caplog.text
