@@ -1,16 +1,17 @@
 """Store reports in the corpus folder (shared by `qa-service import` and the API), and add and remove
 reports while the service runs.
 
-Storage (store_report): a report is `<corpus>/<id>.txt` (its text exactly as sent, UTF-8) plus its
+Storage (store_reports): a report is `<corpus>/<id>.txt` (its text exactly as sent, UTF-8) plus its
 sidecar `<corpus>/<id>.meta.json` ({title?, source, added, original_id?, sha256}, see corpus.py);
-both are written atomically (temp file in the same folder, fsync, os.replace, fsync of the folder),
-the sidecar first, so the .txt's rename is the moment the report exists. Through the API, then the whole index is rebuilt from the corpus into a new
-folder beside the old one and models/CURRENT is switched to it atomically (index.save_index), so
-readers keep answering from the old index until the swap. Every write runs under the writer lock
+both are written atomically (temp file in the same folder, made durable, os.replace, fsync of the
+folder), the sidecar first, so the .txt's rename is the moment the report exists. Through the API,
+the whole index is then rebuilt from the corpus into a new folder beside the old one and
+models/CURRENT is switched to it atomically (index.save_index), so readers keep answering from the
+old index until the swap. Every write runs under the writer lock
 (flock on models/.lock), so two workers never write or build at once.
 
-Crash safety: if the process dies before the report's os.replace, only a `.`-prefixed temp file is
-left, which start-up removes (the ingest did not happen); if it dies after it, the corpus no longer
+Crash safety: if the process dies before the report's os.replace, only a `.`-prefixed temp file (and
+perhaps its sidecar) is left, which start-up removes (the ingest did not happen); if it dies after it, the corpus no longer
 matches the index fingerprint and start-up rebuilds (the ingest fully happened). Deletion moves the
 file aside to a temp name first, with the same two outcomes.
 """
@@ -52,10 +53,8 @@ def _temp_name(path: Path, tag: str = "") -> Path:
     return path.parent / f".{path.name}{TEMP_MARK}{tag}{secrets.token_hex(6)}"
 
 
-def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
-    """Write `data` to `path` so that readers (and a crash) see either the old file or the new one.
-    With sync_dir False the caller fsyncs the folder later (a bulk import does so every few hundred
-    files): until then a power cut may lose the rename, never leave a partly written file."""
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers (and a crash) see either the old file or the new one."""
     tmp = _temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
@@ -67,8 +66,7 @@ def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if sync_dir:
-        fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def clean_corpus_temp(corpus_dir: Path) -> list[Path]:
@@ -113,31 +111,28 @@ def store_reports(corpus: Path, reports: list[tuple[str, str, dict]]) -> None:
 
     Every file is written to a temp name and made durable before it is renamed into place (the
     sidecar first; the .txt's rename is the moment the report exists), then the folder is fsynced.
-    One report: an fsync per file. A batch: one os.sync() for all its temp files, since an fsync per
-    file cost 3.9 ms here (ext4 on a virtual disk) against 1.1 ms per file for a batch of 256 under
-    one sync (benchmarks/README.md, "Import"). On any error the batch's temp files are removed, and
+    One report: atomic_write per file (an fsync each). A batch: one os.sync() for all its temp files, since an fsync per
+    file cost 3.9 ms here (ext4 on a virtual disk) against 1.1 ms per file for 256 files under one
+    sync (benchmarks/README.md, "Import"). On any error the batch's temp files are removed, and
     of a report whose .txt was not renamed yet nothing is visible."""
     corpus.mkdir(parents=True, exist_ok=True)
+    if len(reports) == 1:
+        doc_id, text, sidecar = reports[0]
+        path = report_path(corpus, doc_id)
+        atomic_write(sidecar_path(corpus, doc_id), _sidecar_bytes(sidecar))
+        atomic_write(path, text.encode("utf-8"))
+        return
     planned: list[tuple[Path, Path]] = []  # (temp, final), sidecar before text per report
     try:
         for doc_id, text, sidecar in reports:
             path = report_path(corpus, doc_id)
-            for final, data in ((sidecar_path(corpus, doc_id), json.dumps(sidecar, ensure_ascii=False, indent=1)),
-                                (path, text)):
+            for final, data in ((sidecar_path(corpus, doc_id), _sidecar_bytes(sidecar)), (path, text.encode("utf-8"))):
                 tmp = _temp_name(final)
                 planned.append((tmp, final))
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(data.encode("utf-8"))
-        if len(reports) > 1:
-            os.sync()  # returns once the dirty data is written (Linux); one barrier for the batch
-        else:
-            for tmp, _ in planned:
-                fd = os.open(tmp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                    fh.write(data)
+        os.sync()  # returns once all dirty data is written (Linux): one durability barrier for the batch
         for tmp, final in planned:
             os.replace(tmp, final)
     except BaseException:
@@ -145,6 +140,10 @@ def store_reports(corpus: Path, reports: list[tuple[str, str, dict]]) -> None:
             tmp.unlink(missing_ok=True)
         raise
     fsync_dir(corpus)
+
+
+def _sidecar_bytes(sidecar: dict) -> bytes:
+    return json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def store_report(corpus: Path, doc_id: str, text: str, sidecar: dict) -> None:
