@@ -129,6 +129,7 @@ def _apply_sidecars(docs: list) -> tuple[list, dict[str, dict]]:
             h.update(b"<unreadable>")
         h.update(b"\0" + doc.title.encode("utf-8", "replace"))
         source = side.get("source") if isinstance(side.get("source"), dict) else {"kind": "corpus", "file": src.name}
+        source = {k: v for k, v in source.items() if k != "path"}  # the sidecar keeps it; meta stays small
         info = {"sha256": h.hexdigest()[:16], "source": source,
                 "added": side.get("added") if isinstance(side.get("added"), str) else _iso_mtime(src)}
         if isinstance(side.get("original_id"), str):
