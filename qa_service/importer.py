@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .config import Settings
-from .corpus import (CorpusError, LoadError, corpus_files, iter_jsonl, read_sidecar, read_text_file,
+from .corpus import (SIDECAR_SUFFIX, CorpusError, LoadError, corpus_files, iter_jsonl, read_sidecar, read_text_file,
                      report_path, safe_id, valid_doc_id)
 from .ingest import IngestError, check_report, clean_corpus_temp, make_sidecar, store_reports
 from .pdf import MAX_PDF_BYTES, PdfError, pdf_text
@@ -104,7 +104,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(names):
                     f = Path(root) / name
-                    if name.startswith("."):
+                    if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):  # e.g. importing a corpus folder
                         continue
                     (files if f.suffix.lower() in FORMATS else ignored).append(f)
         elif p.exists():
