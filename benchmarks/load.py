@@ -174,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     corpus = tmp / "corpus"
     shutil.copytree(args.corpus, corpus)
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), QA_CORPUS_DIR=str(corpus), QA_MODELS_DIR=str(tmp / "models"),
-               QA_JSONL=os.pathsep.join(str(Path(j).resolve()) for j in args.jsonl))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QA_CORPUS_DIR=str(corpus), QA_MODELS_DIR=str(tmp / "models"))
     env.pop("QA_ADMIN_TOKEN", None)
+    if args.jsonl:  # into the temp corpus, as a user would
+        subprocess.run([sys.executable, "-m", "qa_service.cli", "import", "--no-index",
+                        *(str(Path(j).resolve()) for j in args.jsonl)], env=env, check=True, cwd=str(ROOT))
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--host", "127.0.0.1", "--port",
                              str(port), "--workers", str(args.workers), "--threads", str(args.threads)],

@@ -111,11 +111,12 @@ def service_index(jsonl: Path, models: Path):
     import os
 
     from qa_service.config import Settings
+    from qa_service.importer import import_paths
     from qa_service.service import load_or_build
 
     encoders = tuple(e for e in os.environ.get("QA_ENCODERS", "wl").split(",") if e)
-    s = Settings(corpus_dir=models / "_no_txt_corpus", models_dir=models / "+".join(encoders or ("none",)),
-                 jsonl_files=(jsonl,), encoders=encoders)
+    s = Settings(corpus_dir=models / "corpus", models_dir=models / "+".join(encoders or ("none",)), encoders=encoders)
+    import_paths(s, [jsonl])  # a no-op once imported
     return load_or_build(s).index, s
 
 

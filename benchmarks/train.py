@@ -53,11 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         items = T.load_items()
         n_covid, n_pubmed = (int(n) for n in args.research.split(","))
         if n_covid or n_pubmed:
-            empty = args.models.parent / "train-no-txt"
-            covid = T.build_answerer(args.models.parent / "train-covidqa", encoders, jsonl=T.COVIDQA / "corpus.jsonl",
-                                     corpus_dir=empty)
+            covid = T.build_answerer(args.models.parent / "train-covidqa", encoders,
+                                     sources=(T.COVIDQA / "corpus.jsonl",))
             pubmed = T.build_answerer(args.models.parent / "train-pubmedqa", encoders,
-                                      jsonl=T.PUBMEDQA / "corpus.jsonl", corpus_dir=empty)
+                                      sources=(T.PUBMEDQA / "corpus.jsonl",))
             items += T.research_items(covid, pubmed, n_covid, n_pubmed)
         T.prepare(answerer, items)
         recall = np.mean([bool(it.y.any()) for it in items if it.evidence])

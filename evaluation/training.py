@@ -13,6 +13,7 @@ import numpy as np
 
 from qa_service.analysis import normalize_for_match
 from qa_service.config import Settings
+from qa_service.corpus import resolve_doc_id
 from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
 from qa_service.qa.answerer import Answerer, Prepared
 from qa_service.qa.features import ENCODERS, FEATURES
@@ -103,17 +104,17 @@ def research_items(covid: Answerer, pubmed: Answerer, n_covid: int, n_pubmed: in
 
 
 def build_answerer(models_dir: Path, encoders: tuple[str, ...],
-                   corpus_encoders: tuple[str, ...] | None = None, jsonl: Path = ADA,
-                   corpus_dir: Path = ROOT / "corpus") -> Answerer:
-    """An answerer without fitted models over the shipped report and the scraped reports (or another
-    JSONL corpus); the index holds the vectors of `corpus_encoders` (default: all), the answerer uses
-    `encoders`."""
+                   corpus_encoders: tuple[str, ...] | None = None, sources: tuple[Path, ...] | None = None) -> Answerer:
+    """An answerer without fitted models over the shipped report and the scraped reports (or the
+    reports of `sources`), imported into models_dir/corpus; the index holds the vectors of
+    `corpus_encoders` (default: all), the answerer uses `encoders`."""
+    from qa_service.importer import import_paths
     from qa_service.semantic import load_encoder
     from qa_service.service import load_or_build, make_answerer
 
-    corpus_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(corpus_dir=corpus_dir, models_dir=models_dir, jsonl_files=(jsonl,),
+    settings = Settings(corpus_dir=models_dir / "corpus", models_dir=models_dir,
                         encoders=tuple(ENCODERS) if corpus_encoders is None else corpus_encoders)
+    import_paths(settings, sources or (ROOT / "corpus" / f"{SHIPPED_DOC}.txt", ADA))  # idempotent
     index = load_or_build(settings).index
     enc = {short: (load_encoder(ENCODERS[short]).encode, index.vectors[short]) for short in encoders}
     return make_answerer(index, settings, model={}, encoders=enc)  # no fitted model: features only
@@ -131,11 +132,12 @@ def focused_rows(answerer: Answerer, row: int) -> list[int]:
 def prepare(answerer: Answerer, items: list[Item]) -> None:
     for it in items:
         a = it.answerer or answerer
-        it.prep = a.prepare(it.question, document_id=it.doc or None)
+        known = a.index.doc_by_id
+        it.prep = a.prepare(it.question, document_id=resolve_doc_id(known, it.doc) if it.doc else None)
         rows = [focused_rows(a, int(row)) for row in it.prep.cands.rows]
         s = a.index.sentences
         if it.gold_doc:
-            gold = a.index.doc_by_id[it.gold_doc]
+            gold = known[resolve_doc_id(known, it.gold_doc)]
             it.y = np.array([s["doc"][r[0]] == gold for r in rows], dtype=bool)
         elif it.spans:
             it.y = np.array([any(s["raw_start"][r[0]] < hi and lo < s["raw_end"][r[-1]] for lo, hi in it.spans)

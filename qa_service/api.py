@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from .qa import Answerer, UnknownDocument
 from .config import Settings
+from .corpus import resolve_doc_id
 from .index import IndexError_, current_name, load_index
 from .ingest import IngestError
 from .service import LockTimeout
@@ -108,6 +109,8 @@ def ask():
     if not isinstance(debug, bool):
         raise ApiError(400, "invalid_debug", "'debug' must be true or false")
     answerer = _answerer()
+    if document_id is not None:
+        document_id = resolve_doc_id(answerer.index.doc_by_id, document_id)
     try:
         result = answerer.ask(question, top_k=top_k, document_id=document_id, section=section or None, debug=debug)
     except UnknownDocument:
@@ -140,16 +143,57 @@ def _short(text: str, n: int = 80) -> str:
 
 def _document(doc_id: str):
     index = _answerer().index
-    d = index.doc_by_id.get(doc_id)
+    d = index.doc_by_id.get(resolve_doc_id(index.doc_by_id, doc_id))
     if d is None:
         raise ApiError(404, "unknown_document", f"no document with id {_short(doc_id)!r}")
     return index.docs[d]
 
 
+# Fields of a report's recorded source that the API shows (the server-side path stays private).
+PUBLIC_SOURCE_FIELDS = ("kind", "file", "row", "format")
+
+
+def report_origin(index, doc_id: str) -> dict:
+    """{source, added[, original_id]} of a report, from the index metadata (None for an index built
+    before it recorded them)."""
+    info = (index.meta.get("reports") or {}).get(doc_id)
+    if not isinstance(info, dict):
+        return {"source": None, "added": None}
+    src = info.get("source") if isinstance(info.get("source"), dict) else {}
+    out = {"source": {k: src[k] for k in PUBLIC_SOURCE_FIELDS if k in src} or None, "added": info.get("added")}
+    if info.get("original_id"):
+        out["original_id"] = info["original_id"]
+    return out
+
+
 def _summary(index, d: int) -> dict:
     doc = index.docs[d]
     return {"id": doc.id, "title": doc.title, "sections": list(dict.fromkeys(s.name for s in doc.sections)),
-            "n_passages": int(index.doc_rows[d + 1] - index.doc_rows[d]), "chars": len(doc.text)}
+            "n_passages": int(index.doc_rows[d + 1] - index.doc_rows[d]), "chars": len(doc.text),
+            **report_origin(index, doc.id)}
+
+
+def _sources(index) -> list[dict]:
+    """The index's reports grouped by where they came from: {kind, file?, documents, last_added};
+    computed once per loaded index (health is polled, and this is a pass over every report)."""
+    cached = getattr(index, "_api_sources", None)
+    if cached is None:
+        cached = index._api_sources = _group_sources(index)
+    return cached
+
+
+def _group_sources(index) -> list[dict]:
+    groups: dict[tuple, dict] = {}
+    for doc in index.docs:
+        origin = report_origin(index, doc.id)
+        src = origin["source"] or {"kind": "unknown"}
+        key = (src.get("kind"), src.get("file") if src.get("kind") == "import" else None)
+        g_ = groups.setdefault(key, {"kind": key[0], **({"file": key[1]} if key[1] else {}),
+                                     "documents": 0, "last_added": None})
+        g_["documents"] += 1
+        if origin["added"] and (g_["last_added"] is None or origin["added"] > g_["last_added"]):
+            g_["last_added"] = origin["added"]
+    return sorted(groups.values(), key=lambda x: (-x["documents"], str(x["kind"]), x.get("file", "")))
 
 
 @api.get("/documents")
@@ -257,10 +301,20 @@ class FailureLog:
             fh.write(json.dumps(data))
 
 
-def _ingest_body() -> tuple[str | None, str, str | None]:
-    """(id or None, text, title or None) from a text/plain or JSON request."""
+def _ingest_body() -> tuple[str | None, str, str | None, str]:
+    """(id or None, text, title or None, format) from a text/plain, JSON or application/pdf request."""
+    from .pdf import PdfError, pdf_text
+
     mimetype = request.mimetype
-    if request.is_json:
+    fmt = "text"
+    if mimetype == "application/pdf":
+        try:
+            extracted = pdf_text(request.get_data(cache=False))
+        except PdfError as exc:
+            raise ApiError(422, exc.code, str(exc))
+        text, fmt = extracted.text, "pdf"
+        doc_id, title = request.args.get("id"), request.args.get("title") or extracted.title
+    elif request.is_json:
         body = _json_body()
         if body is None:
             raise ApiError(400, "invalid_json", "the request body is not valid JSON")
@@ -287,13 +341,14 @@ def _ingest_body() -> tuple[str | None, str, str | None]:
         doc_id, title = request.args.get("id"), request.args.get("title")
     else:
         raise ApiError(415, "unsupported_media_type",
-                       "send the report as text/plain (?id=&title=) or JSON {\"id\", \"title\", \"text\"}")
+                       "send the report as text/plain or application/pdf (?id=&title=), "
+                       "or JSON {\"id\", \"title\", \"text\"}")
     if title is not None:
         title = title.strip()
         if len(title) > MAX_TITLE_CHARS or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in title):
             raise ApiError(400, "invalid_title", f"'title' must be at most {MAX_TITLE_CHARS} characters "
                                                  "without control characters")
-    return doc_id, text, title or None
+    return doc_id, text, title or None, fmt
 
 
 @api.post("/documents")
@@ -301,14 +356,16 @@ def add_document():
     from .ingest import add_report, new_doc_id
 
     _require_admin()
-    doc_id, text, title = _ingest_body()
+    doc_id, text, title, fmt = _ingest_body()
     state = _state()
     doc_id = new_doc_id() if doc_id is None else doc_id
     with state.write_slot():
-        report = add_report(state.write_settings, doc_id, text, title, state.known_ids, state.rebuild)
+        report = add_report(state.write_settings, doc_id, text, title, state.known_ids, state.rebuild,
+                            source={"kind": "api", "format": fmt})
         index = report.index
         body = _summary(index, index.doc_by_id[doc_id])
-        body.pop("chars")
+        for key in ("chars", "source", "added", "original_id"):
+            body.pop(key, None)
         state.settle()
     resp = jsonify(body)
     resp.status_code = 201
@@ -332,8 +389,11 @@ def delete_document(doc_id: str):
 def health():
     index = g.answerer.index  # never waits for a reload or a write (see _start)
     failed = [r for r in index.meta.get("failed_reports") or [] if isinstance(r, dict)]
+    changes = index.meta.get("changes") if isinstance(index.meta.get("changes"), dict) else None
     return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences,
-                    "failed_reports": failed[:MAX_FAILED_LISTED], "failed_reports_count": len(failed)})
+                    "failed_reports": failed[:MAX_FAILED_LISTED], "failed_reports_count": len(failed),
+                    "sources": _sources(index),
+                    "index": {"built_at": index.meta.get("built_at"), "changes": changes}})
 
 
 @api.get("/openapi.json")

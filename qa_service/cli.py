@@ -1,4 +1,4 @@
-"""Command line: `qa-service index|serve|eval|ask` and `qa-ask`. Thin: the logic lives in the modules."""
+"""Command line: `qa-service import|index|serve|eval|ask` and `qa-ask`. Thin: the logic lives in the modules."""
 from __future__ import annotations
 
 import argparse
@@ -14,38 +14,100 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
         corpus_dir=Path(args.corpus) if getattr(args, "corpus", None) else None,
         models_dir=Path(args.models) if getattr(args, "models", None) else None,
-        jsonl_files=tuple(Path(p) for p in args.jsonl) if getattr(args, "jsonl", None) else None,
     )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", help="folder of .txt reports (env QA_CORPUS_DIR, default corpus/)")
+    p.add_argument("--corpus", help="folder of the reports (env QA_CORPUS_DIR, default corpus/)")
     p.add_argument("--models", help="folder for the index (env QA_MODELS_DIR, default models/)")
-    p.add_argument("--jsonl", action="append", help="JSONL file of reports {id, title?, text|sections}; repeatable")
 
 
-def _progress(items):
+def _progress(items, desc: str = "reports", unit: str = "report"):
+    """A progress bar on stderr for long loops (hidden when stderr is not a terminal or for < 50 items)."""
     from tqdm import tqdm
 
-    return tqdm(items, desc="reports", unit="doc", file=sys.stderr, disable=len(items) < 50)
+    small = hasattr(items, "__len__") and len(items) < 50
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, disable=True if small else None, mininterval=0.5)
 
 
-def cmd_index(args) -> int:
-    from .service import build, writer_lock
+def _print_failed(failed: list) -> None:
+    if failed:
+        print(f"failed reports: {len(failed)} (not indexed)")
+        for e in failed:
+            print(f"  {e.doc_id or '-'}\t{e.source}\t{e.message}")
 
-    settings = _settings(args)
+
+def update_index(settings, force: bool = False) -> int:
+    """Rebuild the index when the corpus changed since it was built (or with force); print the outcome."""
+    from .service import build, failed_reports, index_is_current, writer_lock
+    from .index import load_index
+
     with writer_lock(settings):  # never at the same time as a running server's ingest
+        meta = None if force else index_is_current(settings)
+        if meta is not None:
+            n_failed = len(meta.get("failed_reports") or [])
+            print(f"index is current: {meta.get('n_docs')} reports, {meta.get('n_sentences')} sentences "
+                  f"(built {meta.get('built_at', '?')}); nothing to rebuild (--force rebuilds anyway)")
+            if n_failed:
+                _print_failed(failed_reports(load_index(settings.models_dir)))
+            return 0 if meta.get("n_docs") else 1
+        print(f"indexing the reports of {settings.corpus_dir}/ ...", file=sys.stderr, flush=True)
         rep = build(settings, progress=_progress)
-    for e in rep.errors:
-        print(f"skipped: {e}", file=sys.stderr)
     meta = rep.index.meta
     print(f"indexed {meta['n_docs']} reports, {meta['n_sentences']} sentences, {meta['n_terms']} terms "
           f"in {rep.seconds:.1f} s")
-    if rep.errors:
-        print(f"failed reports: {len(rep.errors)} (not indexed)")
-        for e in rep.errors:
-            print(f"  {e.doc_id or '-'}\t{e.source}\t{e.message}")
+    if rep.changes is not None:
+        print(f"changes: {rep.changes.summary()}")
+    _print_failed(rep.errors)
     return 0 if rep.index.docs else 1
+
+
+def cmd_index(args) -> int:
+    return update_index(_settings(args), force=args.force)
+
+
+def cmd_import(args) -> int:
+    from .importer import import_paths
+    from .service import LockTimeout
+
+    settings = _settings(args)
+    try:
+        res = import_paths(settings, [Path(p) for p in args.paths], replace=args.replace,
+                           progress=lambda items: _progress(items, desc="importing", unit="report"))
+    except FileNotFoundError as exc:
+        print(f"error: no such file or folder: {exc}", file=sys.stderr)
+        return 2
+    except LockTimeout as exc:
+        print(f"error: {exc} (an index build or another import is running); nothing was imported", file=sys.stderr)
+        return 1
+    print(f"imported {res.stored} reports into {settings.corpus_dir}/ in {res.seconds:.1f} s: "
+          f"{len(res.added)} new, {len(res.replaced)} replaced, {len(res.unchanged)} already there unchanged, "
+          f"{len(res.duplicates)} duplicates skipped, {len(res.errors)} failed")
+    if res.ignored:
+        print(f"ignored {len(res.ignored)} files that are not .txt, .jsonl or .pdf "
+              f"(e.g. {res.ignored[0]})")
+    if res.renamed:
+        print(f"ids that cannot name a file were given new ones ({len(res.renamed)}; the original is kept "
+              "in the report's .meta.json):")
+        for original, given in list(res.renamed.items())[:20]:
+            print(f"  {original!r} -> {given}")
+        if len(res.renamed) > 20:
+            print(f"  ... and {len(res.renamed) - 20} more")
+    if res.duplicates:
+        print(f"duplicates ({len(res.duplicates)}, not imported):")
+        for d in res.duplicates:
+            print(f"  {d}")
+    if res.errors:
+        print(f"errors ({len(res.errors)}, not imported; the other reports were):")
+        for e in res.errors:
+            print(f"  {e}")
+    code = res.exit_code
+    if args.no_index:
+        if res.stored:
+            print("not indexed yet (--no-index): run `qa-service index`, or start the server, to index them")
+        return code
+    index_code = update_index(settings)
+    return code or index_code
 
 
 def _answerer(args):
@@ -53,6 +115,8 @@ def _answerer(args):
 
     settings = _settings(args)
     rep = load_or_build(settings)
+    if rep.rebuilt and rep.changes is not None:  # the corpus changed since the index was built: say what
+        print(f"rebuilt the index ({len(rep.index.docs)} reports): {rep.changes.summary()}", file=sys.stderr)
     for e in rep.errors:
         print(f"skipped: {e}", file=sys.stderr)
     return make_answerer(rep.index, settings), settings
@@ -96,8 +160,11 @@ def cmd_ask(args) -> int:
     if len(question) > settings.max_question_chars:
         print(f"error: the question is longer than {settings.max_question_chars} characters", file=sys.stderr)
         return 2
+    from .corpus import resolve_doc_id
+
+    document = resolve_doc_id(answerer.index.doc_by_id, args.document) if args.document else None
     try:
-        result = answerer.ask(question, top_k=args.top_k, document_id=args.document).to_dict()
+        result = answerer.ask(question, top_k=args.top_k, document_id=document).to_dict()
     except UnknownDocument:
         print(f"error: no document with id {args.document!r}", file=sys.stderr)
         return 2
@@ -129,7 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     configure(logging.INFO)  # control characters in logged text are escaped
     parser = argparse.ArgumentParser(prog="qa-service", description="Question answering over clinical case reports.")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("index", help="build the index from the corpus into models/")
+    p = sub.add_parser("import", help="add reports (.txt, .jsonl, .pdf files or folders of them) to the corpus",
+                       description="Store each report of the files (folders: recursively) in the corpus folder "
+                                   "durably, then bring the index up to date. Exit code 0 when reports were "
+                                   "imported (or none failed), 1 when reports failed and none was imported, "
+                                   "2 for usage errors (e.g. a path that does not exist).")
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
+    p.add_argument("--replace", action="store_true", help="overwrite reports whose id is already in the corpus")
+    p.add_argument("--no-index", action="store_true", help="store only; index later (`qa-service index`)")
+    _common(p)
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("index", help="bring the index in models/ up to date with the corpus (rebuilds only "
+                                     "when the corpus changed)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the index is current")
     _common(p)
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("serve", help="serve the web page and JSON API")

@@ -1,9 +1,12 @@
 """One place for every setting: a dataclass read from environment variables with defaults."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -31,7 +34,6 @@ def _env_float(name: str, default: float | None) -> float | None:
 class Settings:
     corpus_dir: Path = Path("corpus")
     models_dir: Path = Path("models")
-    jsonl_files: tuple[Path, ...] = ()
     top_k: int = 3
     max_top_k: int = 20
     max_question_chars: int = 1000
@@ -70,12 +72,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
-        jsonl = tuple(Path(p) for p in os.environ.get("QA_JSONL", "").split(os.pathsep) if p)
+        if os.environ.get("QA_JSONL"):
+            # The corpus folder is the one source of reports now: say so rather than serve fewer.
+            log.warning("QA_JSONL is no longer read: import the file once with `qa-service import %s`; "
+                        "its reports then stay in the corpus folder", os.environ["QA_JSONL"])
         cors = tuple(o.strip().rstrip("/") for o in os.environ.get("QA_CORS_ORIGINS", "").split(",") if o.strip())
         s = cls(
             corpus_dir=_env_path("QA_CORPUS_DIR", "corpus"),
             models_dir=_env_path("QA_MODELS_DIR", "models"),
-            jsonl_files=jsonl,
             top_k=_env_int("QA_TOP_K", 3),
             max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 1000),
             max_body_bytes=_env_int("QA_MAX_BODY_BYTES", 2 * 1024 * 1024),

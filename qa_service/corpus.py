@@ -1,4 +1,4 @@
-"""Load case reports from a folder of .txt files and from JSONL, into cleaned, sectioned Documents."""
+"""Load the corpus folder's .txt reports into cleaned, sectioned Documents; read JSONL rows for import."""
 from __future__ import annotations
 
 import codecs
@@ -6,9 +6,10 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 from .clean import clean
 from .domain import Document, Sentence
@@ -197,21 +198,20 @@ def _jsonl_lines(handle, limit: int) -> Iterator[tuple[int, bytes | None]]:
 
 
 def _row_id(row: dict) -> str | None:
+    """A row's 'id' as given (str or int), stripped; None when absent or empty. Whether it can name a
+    file is the importer's business: an id that cannot keeps its original in the sidecar."""
     value = row.get("id")
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise CorpusError("'id' must be a string or an integer")
     doc_id = str(value).strip()
-    if not doc_id or len(doc_id) > DOC_ID_MAX or any(ord(c) < 32 or ord(c) == 127 for c in doc_id) \
-            or not _is_encodable(doc_id):
-        raise CorpusError(f"'id' must be 1-{DOC_ID_MAX} printable characters")
-    return doc_id
+    return doc_id or None
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[str, str, str | None, str] | LoadError]:
-    """(id, text, title, where) per row of a JSONL file, or a LoadError for a bad row. A bad row
-    (invalid JSON or UTF-8, nested too deeply, too large, missing text) never stops the others."""
+def iter_jsonl(path: Path) -> Iterator[tuple[str | None, str, str | None, int] | LoadError]:
+    """(id or None, text, title, row number) per row of a JSONL file, or a LoadError for a bad row. A
+    bad row (invalid JSON or UTF-8, nested too deeply, too large, missing text) never stops the others."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -247,17 +247,17 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, str, str | None, str] | LoadEr
             title = row.get("title") if isinstance(row.get("title"), str) else None
             if title is not None and (len(title) > 1000 or not _is_encodable(title)):
                 title = None
-            yield doc_id or f"{path.stem}-{n}", text, title, where
+            yield doc_id, text, title, n
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
     return sorted(p for p in corpus_dir.glob("*.txt") if p.is_file()) if corpus_dir.is_dir() else []
 
 
-def fingerprint(corpus_dir: Path, jsonl_files: Iterable[Path] = (), extra: str = "") -> str:
-    """Hash of every input file's name and bytes (and of `extra`, e.g. the code version)."""
+def fingerprint(corpus_dir: Path, extra: str = "") -> str:
+    """Hash of every report file's name and bytes (and of `extra`, e.g. the code version)."""
     h = hashlib.sha256(extra.encode())
-    for p in corpus_files(corpus_dir) + [Path(j) for j in jsonl_files]:
+    for p in corpus_files(corpus_dir):
         h.update(str(p.name).encode() + b"\0")
         try:
             with p.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
@@ -273,44 +273,34 @@ def _message(exc: CorpusError, where: str) -> str:
     return text[len(where) + 2:] if text.startswith(where + ": ") else text
 
 
-def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
-                is_word: Callable[[str], bool] | None = None,
+def load_corpus(corpus_dir: Path, is_word: Callable[[str], bool] | None = None,
                 progress: Callable[[Iterable], Iterable] | None = None) -> tuple[list[Document], list[LoadError]]:
-    """Every readable report; each one that cannot be read or built becomes a LoadError (with its id
-    and path) and the rest still load. Corpus files are read one at a time, as they are built."""
-    items: list[Path | tuple[str, str, str | None, str, str] | LoadError] = list(corpus_files(corpus_dir))
-    for jf in jsonl_files:
-        for item in iter_jsonl(Path(jf)):
-            items.append(item if isinstance(item, LoadError) else (*item[:3], str(jf), item[3]))
+    """Every readable report of the corpus folder (JSONL and PDF files come in through `qa-service
+    import`, which stores their reports there); each one that cannot be read or built becomes a
+    LoadError (with its id and path) and the rest still load. Files are read one at a time."""
+    items = corpus_files(corpus_dir)
     docs: list[Document] = []
     errors: list[LoadError] = []
     seen: set[str] = set()
     for item in (progress(items) if progress else items):
-        if isinstance(item, LoadError):
-            errors.append(item)
+        doc_id, source, fallback = item.stem, str(item), title_from_filename(item)
+        try:
+            text = read_text_file(item)
+        except CorpusError as exc:
+            errors.append(LoadError(source, _message(exc, source), doc_id))
             continue
-        fallback = None
-        if isinstance(item, Path):
-            doc_id, title, source, where, fallback = item.stem, None, str(item), str(item), title_from_filename(item)
-            try:
-                text = read_text_file(item)
-            except CorpusError as exc:
-                errors.append(LoadError(where, _message(exc, where), doc_id))
-                continue
-        else:
-            doc_id, text, title, source, where = item
         if doc_id in seen:
-            errors.append(LoadError(where, f"duplicate document id {doc_id!r} skipped", doc_id))
+            errors.append(LoadError(source, f"duplicate document id {doc_id!r} skipped", doc_id))
             continue
         try:
-            doc = build_document(doc_id, text, title, source, is_word, fallback)
+            doc = build_document(doc_id, text, None, source, is_word, fallback)
         except CorpusError as exc:
-            errors.append(LoadError(where, _message(exc, source), doc_id))
+            errors.append(LoadError(source, _message(exc, source), doc_id))
             continue
         except (RecursionError, MemoryError, ValueError, IndexError, KeyError, TypeError) as exc:
             # A bug a strange report triggers must not stop the others: record it and go on.
-            log.exception("%s: failed to build the report", where)
-            errors.append(LoadError(where, f"could not be processed ({type(exc).__name__})", doc_id))
+            log.exception("%s: failed to build the report", source)
+            errors.append(LoadError(source, f"could not be processed ({type(exc).__name__})", doc_id))
             continue
         seen.add(doc_id)
         docs.append(doc)
@@ -319,12 +309,17 @@ def load_corpus(corpus_dir: Path, jsonl_files: Iterable[Path] = (),
 
 # ---------------------------------------------------------------- stored reports (ingest)
 #
-# A report added through the API is stored as `<corpus>/<id>.txt` (its text, exactly as sent) and
-# `<corpus>/<id>.meta.json` ({"title": ...}, a sidecar: the title stays out of the report text).
+# The corpus folder is the one store of reports. A report is `<corpus>/<id>.txt` (its text, UTF-8:
+# as sent to the API, as decoded from an imported file or JSONL row, or as extracted from a PDF)
+# and, when it came through `qa-service import` or the API, `<corpus>/<id>.meta.json`, a sidecar:
+# {"title"?, "source": {"kind": "import"|"api", "file"?, "path"?, "row"?, "format"}, "added": UTC ISO
+# time, "original_id"?, "sha256": of the .txt bytes}. A .txt dropped in by hand has no sidecar.
 # The loaders read only *.txt, so sidecars and `.`-prefixed temp files never become documents.
 
 DOC_ID_MAX = 200
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(www\.)?")
 SIDECAR_SUFFIX = ".meta.json"
 
 
@@ -333,6 +328,25 @@ def valid_doc_id(doc_id: object) -> bool:
     digit (so never '.', '..' or a hidden file); no slashes or control characters; at most 200 chars."""
     return (isinstance(doc_id, str) and 0 < len(doc_id) <= DOC_ID_MAX
             and _DOC_ID.fullmatch(doc_id) is not None)
+
+
+def safe_id(raw: str) -> str:
+    """An id that names a file, for one that cannot (a URL, spaces, non-ASCII, too long): an ASCII slug
+    of it plus 8 hex digits of its hash. Deterministic, so the original id still finds the report."""
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    ascii_ = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode("ascii")
+    ascii_ = _URL_SCHEME.sub("", ascii_.strip())
+    slug = _SLUG.sub("-", ascii_).strip("-._").lower()[:60].strip("-._")
+    return f"{slug}-{digest}" if slug else f"id-{digest}"
+
+
+def resolve_doc_id(known: Collection[str], doc_id: str) -> str:
+    """`doc_id` if known, else the id an import gave it (safe_id) when that is known, else `doc_id`:
+    a report imported under a URL id is found by its original id too."""
+    if doc_id in known or valid_doc_id(doc_id):
+        return doc_id
+    alias = safe_id(doc_id)
+    return alias if alias in known else doc_id
 
 
 def report_path(corpus_dir: Path, doc_id: str) -> Path:
@@ -345,13 +359,19 @@ def sidecar_path(corpus_dir: Path, doc_id: str) -> Path:
     return corpus_dir / f"{doc_id}{SIDECAR_SUFFIX}"
 
 
-def sidecar_title(report: Path) -> str | None:
-    """The title kept in a report's sidecar, or None (no sidecar, unreadable, or no title)."""
+def read_sidecar(report: Path) -> dict:
+    """A report's sidecar ({title?, source?, added?, original_id?, sha256?}), or {} when it has none
+    or it is unreadable."""
     try:
         data = json.loads((report.parent / f"{report.stem}{SIDECAR_SUFFIX}").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    title = data.get("title") if isinstance(data, dict) else None
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def sidecar_title(report: Path) -> str | None:
+    """The title kept in a report's sidecar, or None (no sidecar, unreadable, or no title)."""
+    title = read_sidecar(report).get("title")
     return title if isinstance(title, str) and title.strip() else None
 
 

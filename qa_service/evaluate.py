@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .analysis import normalize_for_match
+from .corpus import resolve_doc_id
 from .qa import Answerer, UnknownDocument
 
 
@@ -58,6 +59,12 @@ def _hit(text: str, evidence: list[str]) -> bool:
     return any(normalize_for_match(e) in norm for e in evidence if normalize_for_match(e))
 
 
+def _doc(answerer: Answerer, q: dict) -> str | None:
+    """The question's report id, as the index knows it (an imported URL id was given a file-safe id)."""
+    doc = q.get("doc")
+    return resolve_doc_id(answerer.index.doc_by_id, doc) if isinstance(doc, str) else doc
+
+
 def evaluate(answerer: Answerer, questions: list[dict], unanswerable: list[dict] = (), k: int = 5) -> EvalReport:
     rep = EvalReport(n=len(questions), n_unanswerable=len(unanswerable))
     lengths: list[int] = []
@@ -67,7 +74,7 @@ def evaluate(answerer: Answerer, questions: list[dict], unanswerable: list[dict]
     for q in questions:
         t0 = time.perf_counter()
         try:
-            res = answerer.ask(q["question"], top_k=k, document_id=q.get("doc"))
+            res = answerer.ask(q["question"], top_k=k, document_id=_doc(answerer, q))
         except UnknownDocument:
             rep.misses.append({"id": q.get("id"), "question": q["question"], "error": "unknown document"})
             continue
@@ -89,7 +96,7 @@ def evaluate(answerer: Answerer, questions: list[dict], unanswerable: list[dict]
     for q in unanswerable:
         t0 = time.perf_counter()
         try:
-            res = answerer.ask(q["question"], top_k=k, document_id=q.get("doc"))
+            res = answerer.ask(q["question"], top_k=k, document_id=_doc(answerer, q))
         except UnknownDocument:
             continue
         latencies.append((time.perf_counter() - t0) * 1000)

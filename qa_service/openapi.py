@@ -29,7 +29,8 @@ ERROR_RESPONSES = {
     "Conflict": "The id is taken (POST) or the document cannot be removed (DELETE).",
     "PayloadTooLarge": "The body is larger than QA_MAX_BODY_BYTES.",
     "UnsupportedMediaType": "Wrong Content-Type.",
-    "UnprocessableEntity": "The report has no text to index.",
+    "UnprocessableEntity": "The report has no text to index (empty_report, invalid_report), or the PDF is "
+                           "unreadable (invalid_pdf) or has no text layer (no_text_layer; OCR is not supported).",
     "TooManyRequests": "Too many failed admin tokens from this address in the last minute; see Retry-After.",
     "ServiceUnavailable": "Other writes are in progress (the writer lock stayed busy for QA_WRITE_WAIT s); see Retry-After.",
     "InternalError": "Unexpected server error (no details are exposed).",
@@ -61,18 +62,21 @@ def spec(settings: Settings | None = None) -> dict:
                                                                                  "items": _ref("DocumentSummary")}}},
                                                    "Every indexed document."), **common}},
                 "post": {"operationId": "addDocument", "summary": "Add a report and rebuild the index",
-                         "description": "text/plain body with ?id= and ?title=, or JSON {id?, title?, text}. "
-                                        "Without an id one is generated. Answers once every worker will "
-                                        "answer from the new index.",
+                         "description": "text/plain or application/pdf body with ?id= and ?title=, or JSON "
+                                        "{id?, title?, text}. Without an id one is generated; a PDF's title "
+                                        "defaults to its metadata title. The report is stored in the corpus "
+                                        "folder (as `qa-service import` stores it). Answers once every worker "
+                                        "will answer from the new index.",
                          "security": auth,
                          "parameters": [
                              {"name": "id", "in": "query", "required": False, "schema": _ref("DocumentId"),
-                              "description": "Document id for a text/plain body."},
+                              "description": "Document id for a text/plain or PDF body."},
                              {"name": "title", "in": "query", "required": False,
                               "schema": {"type": "string", "maxLength": 500},
-                              "description": "Title for a text/plain body."}],
+                              "description": "Title for a text/plain or PDF body."}],
                          "requestBody": {"required": True, "content": {
                              "text/plain": {"schema": {"type": "string"}},
+                             "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}},
                              JSON: {"schema": _ref("IngestRequest")}}},
                          "responses": {"201": _json(_ref("IngestResponse"), "Stored and indexed."),
                                        "400": _error("BadRequest"), "401": _error("Unauthorized"),
@@ -105,7 +109,18 @@ def spec(settings: Settings | None = None) -> dict:
                                                                "type": "array", "items": _ref("FailedReport"),
                                                                "description": "Reports the index build skipped "
                                                                               "(at most 100 listed)."},
-                                                           "failed_reports_count": {"type": "integer"}}},
+                                                           "failed_reports_count": {"type": "integer"},
+                                                           "sources": {
+                                                               "type": "array", "items": _ref("SourceGroup"),
+                                                               "description": "The indexed reports grouped by "
+                                                                              "where they came from."},
+                                                           "index": {
+                                                               "type": "object", "properties": {
+                                                                   "built_at": {"type": ["string", "null"]},
+                                                                   "changes": {"oneOf": [_ref("IndexChanges"),
+                                                                                         {"type": "null"}]}},
+                                                               "description": "When the index was built and "
+                                                                              "what that build changed."}}},
                                            "Serving."),
                               **common}}},
             "/api/openapi.json": {"get": {
@@ -163,7 +178,29 @@ def spec(settings: Settings | None = None) -> dict:
                 "DocumentSummary": {"type": "object", "required": ["id", "title", "sections", "n_passages"],
                                     "properties": {"id": {"type": "string"}, "title": {"type": "string"},
                                                    "sections": {"type": "array", "items": {"type": "string"}},
-                                                   "n_passages": {"type": "integer"}, "chars": {"type": "integer"}}},
+                                                   "n_passages": {"type": "integer"}, "chars": {"type": "integer"},
+                                                   "source": {"oneOf": [_ref("ReportSource"), {"type": "null"}]},
+                                                   "added": {"type": ["string", "null"], "format": "date-time",
+                                                             "description": "When the report was stored (UTC); "
+                                                                            "for a .txt put in the corpus folder "
+                                                                            "by hand, its modification time."},
+                                                   "original_id": {"type": "string",
+                                                                   "description": "The id in the imported file, "
+                                                                                  "when it could not name a file."}}},
+                "ReportSource": {"type": "object", "required": ["kind"], "properties": {
+                    "kind": {"enum": ["import", "api", "corpus"],
+                             "description": "import: `qa-service import`; api: POST /api/documents; corpus: a "
+                                            ".txt put in the corpus folder by hand."},
+                    "file": {"type": "string", "description": "The imported file's name (or the .txt's)."},
+                    "row": {"type": "integer", "description": "Line of a JSONL file."},
+                    "format": {"enum": ["txt", "jsonl", "pdf", "text"]}}},
+                "SourceGroup": {"type": "object", "required": ["kind", "documents", "last_added"], "properties": {
+                    "kind": {"type": "string"}, "file": {"type": "string"}, "documents": {"type": "integer"},
+                    "last_added": {"type": ["string", "null"]}}},
+                "IndexChanges": {"type": "object", "properties": {
+                    "added": {"type": "integer"}, "removed": {"type": "integer"}, "changed": {"type": "integer"},
+                    "compared": {"type": "boolean", "description": "False when the index replaced had no "
+                                                                   "per-report hashes to compare with."}}},
                 "Section": {"type": "object", "properties": {
                     "name": {"type": "string"}, "kind": {"type": "string"}, "start": {"type": "integer"},
                     "end": {"type": "integer"}, "heading": {"type": "string"}}},

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -14,7 +15,7 @@ from .qa import Answerer
 from .config import Settings
 from .analysis import terms
 from .concepts import load_matcher, vocabulary_hash
-from .corpus import LoadError, fingerprint, load_corpus, sidecar_title, sidecars_fingerprint
+from .corpus import LoadError, fingerprint, load_corpus, read_sidecar, sidecars_fingerprint
 from .index import Index, IndexError_, build_index, clean_stale, load_index, read_meta, save_index
 from .lexicon import is_word
 from .nlp import ClinicalNLP
@@ -27,11 +28,37 @@ PIPELINE_VERSION = "7"
 
 
 @dataclass
+class CorpusChanges:
+    """What a rebuild changed, by report id, against the index it replaces."""
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    known: bool = True  # False: the old index recorded no per-report hashes (or there was none)
+
+    def summary(self, limit: int = 10) -> str:
+        if not self.known:
+            return "no earlier index with per-report hashes to compare with"
+        if not (self.added or self.removed or self.changed):
+            return "no report added, removed or changed"
+        parts = []
+        for name, ids in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
+            if ids:
+                more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+                parts.append(f"{len(ids)} {name} ({', '.join(ids[:limit])}{more})")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed),
+                "compared": self.known}
+
+
+@dataclass
 class BuildReport:
     index: Index
     errors: list[LoadError] = field(default_factory=list)
     rebuilt: bool = False
     seconds: float = 0.0
+    changes: CorpusChanges | None = None
 
 
 LOCK_FILE = ".lock"
@@ -72,19 +99,75 @@ def corpus_fingerprint(settings: Settings) -> str:
     sidecars = sidecars_fingerprint(settings.corpus_dir)
     if sidecars:
         extra += f"+titles:{sidecars}"
-    return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=extra)
+    return fingerprint(settings.corpus_dir, extra=extra)
 
 
-def _apply_sidecar_titles(docs: list, corpus_dir: Path) -> list:
-    out = []
+def _iso_mtime(path: Path) -> str | None:
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))
+    except OSError:
+        return None
+
+
+def _apply_sidecars(docs: list) -> tuple[list, dict[str, dict]]:
+    """Documents with their sidecar titles, and per report: a content hash (text bytes and title),
+    where it came from and when it was added (a .txt without a sidecar: the corpus folder, and the
+    file's modification time)."""
+    out, reports = [], {}
     for doc in docs:
-        src = Path(doc.source) if doc.source else None
-        if src is not None and src.suffix == ".txt" and src.parent == corpus_dir:
-            title = sidecar_title(src)
-            if title:
-                doc = replace(doc, title=title.strip())
+        src = Path(doc.source)
+        side = read_sidecar(src)
+        title = side.get("title")
+        if isinstance(title, str) and title.strip():
+            doc = replace(doc, title=title.strip())
+        h = hashlib.sha256()
+        try:
+            with src.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            h.update(b"<unreadable>")
+        h.update(b"\0" + doc.title.encode("utf-8", "replace"))
+        source = side.get("source") if isinstance(side.get("source"), dict) else {"kind": "corpus", "file": src.name}
+        source = {k: v for k, v in source.items() if k != "path"}  # the sidecar keeps it; meta stays small
+        info = {"sha256": h.hexdigest()[:16], "source": source,
+                "added": side.get("added") if isinstance(side.get("added"), str) else _iso_mtime(src)}
+        if isinstance(side.get("original_id"), str):
+            info["original_id"] = side["original_id"]
+        reports[doc.id] = info
         out.append(doc)
-    return out
+    return out, reports
+
+
+def corpus_changes(old_meta: dict | None, reports: dict[str, dict]) -> CorpusChanges:
+    """Reports added, removed and changed (content hash) since the index `old_meta` describes."""
+    old = (old_meta or {}).get("reports")
+    if not isinstance(old, dict):
+        return CorpusChanges(added=sorted(reports), known=False)
+    added = sorted(set(reports) - set(old))
+    removed = sorted(set(old) - set(reports))
+    changed = sorted(d for d in set(reports) & set(old)
+                     if not isinstance(old[d], dict) or old[d].get("sha256") != reports[d]["sha256"])
+    return CorpusChanges(added, removed, changed)
+
+
+ENCODE_BATCH = 2048
+
+
+def _encoding_progress(name: str, encode: Callable[[list[str]], object],
+                       progress: Callable[..., Iterable]) -> Callable[[list[str]], object]:
+    """`encode` run in batches under a progress bar: MiniLM takes ~14 ms per sentence, minutes at scale."""
+    import numpy as np
+
+    def run(texts: list[str]):
+        if len(texts) <= ENCODE_BATCH:
+            return encode(texts)
+        starts = range(0, len(texts), ENCODE_BATCH)
+        desc = f"encoding {len(texts):,} sentences ({name}), batches of {ENCODE_BATCH}"
+        parts = [encode(texts[i:i + ENCODE_BATCH]) for i in progress(starts, desc=desc, unit="batch")]
+        return np.concatenate(parts)
+
+    return run
 
 
 def featurizer(settings: Settings) -> Callable[[str, object], list[str]]:
@@ -112,28 +195,41 @@ def load_encoders(settings: Settings) -> dict:
     return out
 
 
-def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = None) -> BuildReport:
-    """Load the corpus, fit the index and save it atomically under models/."""
+def build(settings: Settings, progress: Callable[..., Iterable] | None = None) -> BuildReport:
+    """Load the corpus, fit the index and save it atomically under models/ (beside the old one, which
+    keeps serving until the swap); log which reports were added, removed or changed since it."""
     t0 = time.perf_counter()
     fp = corpus_fingerprint(settings)
-    docs, errors = load_corpus(settings.corpus_dir, settings.jsonl_files, is_word=is_word, progress=progress)
-    docs = _apply_sidecar_titles(docs, settings.corpus_dir)
+    old_meta = read_meta(settings.models_dir)
+    docs, errors = load_corpus(settings.corpus_dir, is_word=is_word, progress=progress)
+    docs, reports = _apply_sidecars(docs)
     for err in errors:
         log.warning("skipped %s", err)
+    changes = corpus_changes(old_meta, reports)
     t1 = time.perf_counter()
     log.info("read %d reports in %.1f s (%.0f reports/s); fitting the index over %d sentences",
              len(docs), t1 - t0, len(docs) / max(t1 - t0, 1e-9), sum(len(d.sentences) for d in docs))
     encoders = {name: enc.encode for name, enc in load_encoders(settings).items()}
+    if progress is not None:
+        encoders = {name: _encoding_progress(name, encode, progress) for name, encode in encoders.items()}
     index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b, encoders=encoders,
                         meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors],
-                              "failed_reports": [e.to_dict() for e in errors]})
+                              "failed_reports": [e.to_dict() for e in errors],
+                              "changes": changes.to_dict(), "reports": reports})
     if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
         time.sleep(settings.test_slow_build_seconds)
     t2 = time.perf_counter()
     save_index(index, settings.models_dir)
     log.info("fitted in %.1f s, saved in %.1f s", t2 - t1, time.perf_counter() - t2)
-    return BuildReport(index, errors, True, time.perf_counter() - t0)
+    log.info("index of %d reports (%d failed to load): %s", len(docs), len(errors), changes.summary())
+    return BuildReport(index, errors, True, time.perf_counter() - t0, changes)
+
+
+def index_is_current(settings: Settings) -> dict | None:
+    """The saved index's metadata when it was built from the corpus as it is now, else None."""
+    meta = read_meta(settings.models_dir)
+    return meta if meta and meta.get("fingerprint") == corpus_fingerprint(settings) else None
 
 
 def failed_reports(index: Index) -> list[LoadError]:
@@ -146,8 +242,7 @@ def failed_reports(index: Index) -> list[LoadError]:
 
 
 def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
-    meta = read_meta(settings.models_dir)
-    if meta and meta.get("fingerprint") == corpus_fingerprint(settings):
+    if index_is_current(settings):
         try:
             index = load_index(settings.models_dir)
             return BuildReport(index, failed_reports(index), False, time.perf_counter() - t0)

@@ -55,14 +55,23 @@ def client(app):
     return app.test_client()
 
 
+def imported(settings: Settings, *paths: Path) -> Settings:
+    """`settings` after `qa-service import` of `paths` (JSONL, .txt, .pdf) into its corpus folder."""
+    from qa_service.importer import import_paths
+
+    res = import_paths(settings, list(paths))
+    assert res.stored or res.unchanged or res.errors, res
+    return settings
+
+
 @pytest.fixture(scope="session")
 def ada_answerer(tmp_path_factory):
-    """The five dev 'other reports' and the rest of the ADA corpus, loaded from JSONL in place."""
+    """The five dev 'other reports' and the rest of the ADA corpus, imported into a temp corpus."""
     if not ADA.exists():
         pytest.skip("shared ADA corpus not present")
     from qa_service.service import build, make_answerer
 
     base = tmp_path_factory.mktemp("ada")
     # Word vectors only (the "wl" fitted variant): MiniLM would encode 7,600 sentences first.
-    s = Settings(corpus_dir=base / "empty", models_dir=base / "models", jsonl_files=(ADA,), encoders=("wl",))
+    s = imported(Settings(corpus_dir=base / "corpus", models_dir=base / "models", encoders=("wl",)), ADA)
     return make_answerer(build(s).index, s)

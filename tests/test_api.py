@@ -17,8 +17,11 @@ def test_ask_unanswerable_has_message(client):
 
 
 def test_health(client):
-    assert client.get("/api/health").get_json() == {"status": "ok", "documents": 1, "passages": 51,
-                                                    "failed_reports": [], "failed_reports_count": 0}
+    body = client.get("/api/health").get_json()
+    index = body.pop("index")
+    assert body == {"status": "ok", "documents": 1, "passages": 51, "failed_reports": [], "failed_reports_count": 0,
+                    "sources": [{"kind": "corpus", "documents": 1, "last_added": body["sources"][0]["last_added"]}]}
+    assert index["built_at"].endswith("Z") and index["changes"]["added"] == 1
 
 
 def _error(r, status, code):

@@ -1,7 +1,8 @@
-"""Fuzz the loaders and the ingest endpoint with generated malformed reports (issues 10 and 11).
+"""Fuzz the loader, `qa-service import` and the ingest endpoint with generated malformed reports
+(issues 10 and 11).
 
-Seeded and bounded: N_FILES corpus files and N_ROWS JSONL rows go into one index build, and N_POSTS
-reports are POSTed through the test client. Every one must end in a clean import or a clear
+Seeded and bounded: N_FILES corpus files go into one index build; N_IMPORT_FILES .txt/.pdf files and
+N_ROWS JSONL rows (and a 50 MB line) are imported; N_POSTS reports are POSTed through the test client. Every one must end in a clean import or a clear
 per-report error (build: listed in failed_reports; API: a 4xx with a JSON error), never a crash or
 a 500, never a half-written file, and the good reports are always indexed.
 """
@@ -15,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from pdfgen import make_pdf
 from qa_service.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "corpus" / "calcinosis-cutis-universalis-sle.txt"
 SEED = 20240612
 N_FILES = 260
-N_ROWS = 260
+N_IMPORT_FILES = 200
+N_ROWS = 320
 N_POSTS = 240
 TOKEN = "fuzz-ingest-token-0123456789abcdef"  # >= 32 characters, as the server requires
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -85,6 +88,26 @@ class Gen:
             return codecs.BOM_UTF32_LE + (text or GOOD).encode("utf-32-le")
         return text.encode("utf-8", "surrogatepass")
 
+    def pdf_bytes(self) -> bytes:
+        """A damaged, empty, textless or odd PDF (or a valid one with fuzzed text)."""
+        r = self.r
+        kind = r.randrange(6)
+        good = make_pdf([self.text() or GOOD, GOOD], columns=r.choice([1, 2]), compress=r.random() < 0.5)
+        if kind == 0:
+            return good[: r.randrange(len(good))]  # truncated
+        if kind == 1:
+            return b"%PDF-1.4\n" + bytes(r.randrange(256) for _ in range(r.randrange(0, 3000)))
+        if kind == 2:
+            return make_pdf([GOOD] * 3, text_layer=False)
+        if kind == 3:
+            data = bytearray(good)
+            for _ in range(r.randrange(1, 20)):
+                data[r.randrange(len(data))] = r.randrange(256)
+            return bytes(data)
+        if kind == 4:
+            return b""
+        return good
+
     def jsonl_row(self, n: int) -> bytes:
         r = self.r
         kind = r.randrange(12)
@@ -115,7 +138,8 @@ class Gen:
                           ensure_ascii=r.random() < 0.5).encode()
 
 
-def test_build_survives_malformed_files_and_rows(tmp_path):
+def test_build_survives_malformed_files(tmp_path):
+    """Files dropped into the corpus folder by hand go straight to the loader."""
     from qa_service.service import build
 
     g = Gen(SEED)
@@ -126,25 +150,87 @@ def test_build_survives_malformed_files_and_rows(tmp_path):
         (corpus / f"good-{i}.txt").write_text(GOOD)
     for i in range(N_FILES):
         (corpus / f"fuzz-{i:03d}.txt").write_bytes(g.file_bytes())
-    jl = tmp_path / "rows.jsonl"
-    with jl.open("wb") as fh:
-        fh.write(json.dumps({"id": "good-row", "text": GOOD}).encode() + b"\n")
-        for i in range(N_ROWS):
-            fh.write(g.jsonl_row(i).replace(b"\n", b" ") + b"\n")
-        fh.write(b'{"id": "huge", "text": "' + b"a " * (9 * 1024 * 1024) + b'"}\n')  # 18 MB line
-        fh.write(json.dumps({"id": "good-last", "text": GOOD}).encode() + b"\n")
-    rep = build(Settings(corpus_dir=corpus, models_dir=tmp_path / "models", jsonl_files=(jl,)))
+    rep = build(Settings(corpus_dir=corpus, models_dir=tmp_path / "models", encoders=("wl",)))
     ids = set(rep.index.doc_by_id)
-    assert {REPORT.stem, "good-0", "good-4", "good-row", "good-last"} <= ids
+    assert {REPORT.stem, "good-0", "good-4"} <= ids
     failed = rep.index.meta["failed_reports"]
     assert all(set(f) == {"id", "path", "error"} and f["error"] for f in failed)
     failed_files = {Path(f["path"]).stem for f in failed if f["path"].endswith(".txt")}
     for i in range(N_FILES):  # every file: indexed or a per-report error
         stem = f"fuzz-{i:03d}"
         assert (stem in ids) != (stem in failed_files), stem
-    rows = {f["path"].rsplit(":", 1)[1] for f in failed if f["path"].startswith(str(jl) + ":")}
-    assert str(N_ROWS + 2) in rows  # the 18 MB line
-    assert len(failed) >= 100 and len(ids) >= 50
+    assert len(failed) >= 50 and len(ids) >= 50
+
+
+def _fuzz_inputs(folder: Path, g: "Gen") -> tuple[list[Path], int]:
+    """N_IMPORT_FILES malformed .txt/.pdf files and a JSONL file of N_ROWS malformed rows (plus good
+    ones and a 50 MB line) in `folder`; returns (the files, the number of reports they stand for)."""
+    folder.mkdir()
+    files = []
+    for i in range(N_IMPORT_FILES):
+        if g.r.random() < 0.2:
+            f = folder / f"fuzz-{i:03d}.pdf"
+            f.write_bytes(g.pdf_bytes())
+        else:
+            f = folder / f"fuzz-{i:03d}.txt"
+            f.write_bytes(g.file_bytes())
+        files.append(f)
+    (folder / "good.txt").write_text(GOOD)
+    files.append(folder / "good.txt")
+    jl = folder / "rows.jsonl"
+    with jl.open("wb") as fh:
+        fh.write(json.dumps({"id": "good-row", "text": GOOD}).encode() + b"\n")
+        for i in range(N_ROWS):
+            fh.write(g.jsonl_row(i).replace(b"\n", b" ") + b"\n")
+        fh.write(b'{"id": "huge", "text": "' + b"a " * (25 * 1024 * 1024) + b'"}\n')  # a 50 MB line
+        fh.write(json.dumps({"id": "good-last", "text": GOOD}).encode() + b"\n")
+    files.append(jl)
+    return files, len(files) - 1 + N_ROWS + 3
+
+
+def test_import_survives_malformed_files_and_rows(tmp_path):
+    """>= 500 malformed files and JSONL rows thrown at `import`: each one is imported cleanly or gets a
+    per-report error; no half-written report; everything imported is indexed (none fails the build)."""
+    from qa_service.importer import import_paths
+    from qa_service.service import build
+
+    files, n_inputs = _fuzz_inputs(tmp_path / "in", Gen(SEED + 2))
+    assert n_inputs >= 500
+    s = Settings(corpus_dir=tmp_path / "corpus", models_dir=tmp_path / "models", encoders=())
+    res = import_paths(s, files)
+    assert len(res.added) + len(res.errors) + len(res.duplicates) == n_inputs, (len(res.added), len(res.errors))
+    assert {"good", "good-row", "good-last"} <= set(res.added)
+    assert any(e.where.endswith(f"rows.jsonl:{N_ROWS + 2}") and "too large" in e.message for e in res.errors)
+    assert all(e.message and "Traceback" not in e.message for e in res.errors)
+    assert len(res.errors) >= 150 and len(res.added) >= 100, (len(res.errors), len(res.added))
+    # Every stored report is whole: text and sidecar, the sidecar's hash is the text's; no temp files.
+    import hashlib
+
+    from qa_service.corpus import corpus_files, read_sidecar
+
+    names = {p.name for p in s.corpus_dir.iterdir()}
+    assert not [n for n in names if n.startswith(".")]
+    stored = corpus_files(s.corpus_dir)
+    assert {p.stem for p in stored} == set(res.added)
+    for p in stored:
+        assert read_sidecar(p)["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+    # What import accepted, the build indexes: no imported report fails to load.
+    rep = build(s)
+    assert rep.errors == [] and set(rep.index.doc_by_id) == set(res.added)
+
+
+def test_cli_import_of_malformed_input_prints_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    files, _ = _fuzz_inputs(tmp_path / "in", Gen(SEED + 3))
+    env = dict(__import__("os").environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "qa_service.cli", "import", "--no-index", str(tmp_path / "in"),
+                        "--corpus", str(tmp_path / "corpus"), "--models", str(tmp_path / "models")],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    assert "failed" in r.stdout and "errors (" in r.stdout
 
 
 @pytest.fixture()

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from qa_service.config import Settings
+from qa_service.importer import import_paths
 from qa_service.index import CURRENT, load_index, read_meta
 from qa_service.service import build, load_or_build
 
@@ -71,11 +72,14 @@ def test_jsonl_import_text_and_sections(tmp_path):
         {"title": "no text"},
     ]
     jl.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
-    rep = build(Settings(corpus_dir=tmp_path / "none", models_dir=tmp_path / "m", jsonl_files=(jl,)))
-    assert [d.id for d in rep.index.docs] == ["r1", "r2"]
+    s = Settings(corpus_dir=tmp_path / "corpus", models_dir=tmp_path / "m")
+    res = import_paths(s, [jl])
+    assert res.added == ["r1", "r2"]
+    assert len(res.errors) == 2 and any("invalid JSON" in str(e) for e in res.errors)
+    rep = build(s)
+    assert [d.id for d in rep.index.docs] == ["r1", "r2"] and rep.errors == []
     assert rep.index.docs[0].title == "Fever case"
     assert "Discussion" in [s.name for s in rep.index.docs[1].sections]
-    assert len(rep.errors) == 2 and any("invalid JSON" in str(e) for e in rep.errors)
 
 
 def test_document_scores_follow_how_much_of_a_report_matches(tmp_path):
@@ -86,6 +90,8 @@ def test_document_scores_follow_how_much_of_a_report_matches(tmp_path):
         {"id": "c", "text": "Case report\nA child had a fracture of the arm."},
     ]
     jl.write_text("\n".join(json.dumps(r) for r in rows))
-    index = build(Settings(corpus_dir=tmp_path / "none", models_dir=tmp_path / "m", jsonl_files=(jl,))).index
+    s = Settings(corpus_dir=tmp_path / "corpus", models_dir=tmp_path / "m")
+    import_paths(s, [jl])
+    index = build(s).index
     scores = index.doc_scores({"cough": 1.0})
     assert scores[0] > scores[1] > 0 and scores[2] == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import imported
 from qa_service.config import Settings
 from reports import LEPROSY, LEPROSY_QUESTION, STONEFISH, STONEFISH_ANSWER, STONEFISH_QUESTION, STONEFISH_TITLE
 
@@ -18,6 +19,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSONL_DOC = {"id": "jsonl-case", "title": "A JSONL case",
              "text": "Case report\nA farmer had brucellosis confirmed by blood culture. Doxycycline was given."}
 
+# The corpus of every test here: the shipped report and one imported JSONL row (text and sidecar).
+BASE_FILES = sorted([REPORT.name, "jsonl-case.meta.json", "jsonl-case.txt"])
+
 
 def _settings(base: Path, **kw) -> Settings:
     corpus = base / "corpus"
@@ -26,10 +30,9 @@ def _settings(base: Path, **kw) -> Settings:
         shutil.copy(REPORT, corpus / REPORT.name)
     jsonl = base / "extra.jsonl"
     jsonl.write_text(json.dumps(JSONL_DOC) + "\n")
-    defaults = dict(corpus_dir=corpus, models_dir=base / "models", jsonl_files=(jsonl,), admin_token=TOKEN,
-                    reload_interval=0.05)
+    defaults = dict(corpus_dir=corpus, models_dir=base / "models", admin_token=TOKEN, reload_interval=0.05)
     defaults.update(kw)
-    return Settings(**defaults)
+    return imported(Settings(**defaults), jsonl)
 
 
 @pytest.fixture()
@@ -69,11 +72,22 @@ def test_ingest_json_then_ask_then_delete(svc):
     assert body["id"] == "stonefish" and body["title"] == STONEFISH_TITLE
     assert "Case report" in body["sections"] and body["n_passages"] > 0
     assert r.headers["Location"] == "/api/documents/stonefish"
-    # Stored durably: the text exactly as sent, the title in the sidecar.
+    # Stored durably: the text exactly as sent; the title, where it came from and when in the sidecar.
     assert (s.corpus_dir / "stonefish.txt").read_text(encoding="utf-8") == STONEFISH
-    assert json.loads((s.corpus_dir / "stonefish.meta.json").read_text())["title"] == STONEFISH_TITLE
+    side = json.loads((s.corpus_dir / "stonefish.meta.json").read_text())
+    assert side["title"] == STONEFISH_TITLE and side["source"] == {"kind": "api", "format": "text"}
+    assert side["added"].endswith("Z") and len(side["sha256"]) == 64
     _no_temp_files(s)
     assert "stonefish" in _ids(c)
+    listed = {d["id"]: d for d in c.get("/api/documents").get_json()["documents"]}
+    assert listed["stonefish"]["source"] == {"kind": "api", "format": "text"}
+    assert listed["stonefish"]["added"] == side["added"]
+    assert listed["jsonl-case"]["source"] == {"kind": "import", "file": "extra.jsonl", "row": 1, "format": "jsonl"}
+    assert listed[REPORT.stem]["source"] == {"kind": "corpus", "file": REPORT.name}
+    health = c.get("/api/health").get_json()
+    assert {(g["kind"], g.get("file"), g["documents"]) for g in health["sources"]} == {
+        ("api", None, 1), ("import", "extra.jsonl", 1), ("corpus", None, 1)}
+    assert health["index"]["changes"] == {"added": 1, "removed": 0, "changed": 0, "compared": True}
     answers = c.post("/api/ask", json={"question": STONEFISH_QUESTION}).get_json()["answers"]
     assert answers and answers[0]["document_id"] == "stonefish" and STONEFISH_ANSWER in answers[0]["text"]
     assert answers[0]["document_title"] == STONEFISH_TITLE
@@ -106,7 +120,7 @@ def test_ingest_generates_id_and_title(svc):
     assert r.status_code == 201
     doc_id = r.get_json()["id"]
     assert doc_id.startswith("report-") and (s.corpus_dir / f"{doc_id}.txt").exists()
-    assert not (s.corpus_dir / f"{doc_id}.meta.json").exists()
+    assert "title" not in json.loads((s.corpus_dir / f"{doc_id}.meta.json").read_text())
     assert r.get_json()["title"]  # guessed from the text, or the id
     r2 = c.post("/api/documents", json={"text": LEPROSY}, headers=AUTH)
     assert r2.status_code == 201 and r2.get_json()["id"] != doc_id
@@ -142,7 +156,7 @@ def test_ingest_auth(tmp_path, client):
         _error(r, 401, "unauthorized")
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
         _error(c.delete(f"/api/documents/{REPORT.stem}", headers=headers), 401, "unauthorized")
-    assert sorted(p.name for p in s.corpus_dir.iterdir()) == [REPORT.name]
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == BASE_FILES
     assert c.post("/api/documents", json={"id": "x1", "text": STONEFISH},
                   headers={"Authorization": f"bearer  {TOKEN}"}).status_code == 201
 
@@ -155,7 +169,7 @@ BAD_IDS = ["../evil", "..", ".", ".hidden", "a/b", "a\\b", "/etc/passwd", "x" * 
 def test_ingest_rejects_invalid_ids(svc, bad):
     s, _, c = svc
     _error(c.post("/api/documents", json={"id": bad, "text": STONEFISH}, headers=AUTH), 400, "invalid_id")
-    assert sorted(p.name for p in s.corpus_dir.iterdir()) == [REPORT.name]
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == BASE_FILES
     assert not (s.corpus_dir.parent / "evil.txt").exists()
 
 
@@ -168,7 +182,7 @@ def test_invalid_ids_in_query_and_delete_path(svc):
         r = c.delete(path, headers=AUTH)
         assert r.status_code in (400, 404), path
         assert r.get_json()["error"]["code"] in ("invalid_id", "not_found")
-    assert sorted(p.name for p in s.corpus_dir.iterdir()) == [REPORT.name]
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == BASE_FILES
     assert s.corpus_dir.joinpath(REPORT.name).exists()
 
 
@@ -194,7 +208,7 @@ def test_ingest_validation(svc):
     _error(c.post("/api/documents", data={"text": STONEFISH}, headers=AUTH), 415, "unsupported_media_type")
     _error(c.post("/api/documents", data='{"text": "\\ud800 lone surrogate in a report"}',
                   content_type="application/json", headers=AUTH), 400, "invalid_text")
-    assert sorted(p.name for p in s.corpus_dir.iterdir()) == [REPORT.name]
+    assert sorted(p.name for p in s.corpus_dir.iterdir()) == BASE_FILES
 
 
 def test_duplicate_ids_conflict(svc):
@@ -251,11 +265,12 @@ def test_a_report_the_build_skips_is_rolled_back(svc, monkeypatch):
     assert c.post("/api/documents", json={"id": "skipped", "text": STONEFISH}, headers=AUTH).status_code == 201
 
 
-def test_delete_of_a_jsonl_document_conflicts(svc):
-    _, _, c = svc
+def test_an_imported_jsonl_report_is_deleted_like_any_other(svc):
+    s, _, c = svc
     assert "jsonl-case" in _ids(c)
-    _error(c.delete("/api/documents/jsonl-case", headers=AUTH), 409, "not_deletable")
-    assert "jsonl-case" in _ids(c)
+    assert c.delete("/api/documents/jsonl-case", headers=AUTH).status_code == 200
+    assert "jsonl-case" not in _ids(c)
+    assert not (s.corpus_dir / "jsonl-case.txt").exists() and not (s.corpus_dir / "jsonl-case.meta.json").exists()
 
 
 def test_failed_rebuild_rolls_back(svc, monkeypatch):
@@ -382,7 +397,7 @@ def test_cli_index_takes_the_writer_lock(tmp_path):
     import sys
 
     s = _settings(tmp_path)
-    s.models_dir.mkdir(parents=True)
+    s.models_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(s.models_dir / ".lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:

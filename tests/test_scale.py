@@ -10,6 +10,7 @@ import pytest
 
 from qa_service import datasets as ds
 from qa_service.config import Settings
+from conftest import imported
 from qa_service.index import SentenceView, load_index
 from qa_service.service import build, make_answerer
 
@@ -36,8 +37,8 @@ def _write(path: Path, rows) -> Path:
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
     base = tmp_path_factory.mktemp("three")
-    s = Settings(corpus_dir=base / "no-txt", models_dir=base / "models",
-                 jsonl_files=(_write(base / "reports.jsonl", REPORTS),))
+    s = imported(Settings(corpus_dir=base / "corpus", models_dir=base / "models"),
+                 _write(base / "reports.jsonl", REPORTS))
     return s, build(s)
 
 
@@ -45,8 +46,8 @@ def test_jsonl_rows_with_text_and_with_sections(three):
     _, rep = three
     idx = rep.index
     assert rep.errors == []
-    assert [d.id for d in idx.docs] == ["amox-pneumonia", "amox-otitis", "fracture"]
-    pneu, otitis, fracture = idx.docs
+    assert [d.id for d in idx.docs] == ["amox-otitis", "amox-pneumonia", "fracture"]  # corpus files, by name
+    otitis, pneu, fracture = idx.docs
     assert pneu.title == "Pneumonia in a farmer" and otitis.title == "Otitis media in a toddler"
     assert fracture.title  # no title: guessed from the text or the id
     # A sections row keeps its sections (named by their headings) and all of their text.
@@ -152,8 +153,8 @@ def test_sentence_spans_are_raw_offsets(tmp_path):
     # and gold spans are raw offsets, as in COVID-QA.
     raw = ("Case report\n\nA 35-year-old man  presented with chest pain.\nTroponin was ele-\nvated at 2.1 ng/mL. "
            "Coronary angiography showed an occluded right coronary artery.\n\nHe recovered after stenting.")
-    s = Settings(corpus_dir=tmp_path / "none", models_dir=tmp_path / "m",
-                 jsonl_files=(_write(tmp_path / "c.jsonl", [{"id": "d", "text": raw}]),))
+    s = imported(Settings(corpus_dir=tmp_path / "corpus", models_dir=tmp_path / "m"),
+                 _write(tmp_path / "c.jsonl", [{"id": "d", "text": raw}]))
     idx = build(s).index
     gold_text = "occluded right coronary artery"
     start = raw.index(gold_text)
