@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, Feat
 from .focus import make_answer
 from .query import Mentions, Query, analyse
 from .ranker import ListwiseRanker
+from .spans import find_span
 
 NO_ANSWER = "The report does not seem to answer this question."
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -94,6 +95,7 @@ class Answerer:
         self.index = index
         self.expand = expand
         self.entities = entities
+        self.concepts = concepts  # a phrase's concept ids (the vocabulary's matcher)
         # short name (features.ENCODERS) -> (encode questions, the index's sentence vectors)
         self.encoders = {k: v for k, v in (encoders or {}).items() if k in ENCODERS}
         self.correct = correct
@@ -211,8 +213,13 @@ class Answerer:
             feats = dict(zip(FEATURES, map(float, p.X[i]))) | {"ranker_z": float(z[i])} if debug else None
             answer, covered = make_answer(self.index, row, p_answerable * probs[i], self.entities, feats)
             used.update(covered)
-            chosen.append(answer)
+            chosen.append(self._explain(p.query, answer))
         return chosen
+
+    def _explain(self, q: Query, answer: Answer) -> Answer:
+        """The answer with its exact short answer (strict answer types) added."""
+        span = find_span(q, answer.text, answer.entities, answer.start, concepts=self.concepts)
+        return replace(answer, span=span.to_dict() if span else None)
 
 
 __all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument", "Prepared", "ANSWERABILITY_FEATURES"]
