@@ -253,7 +253,7 @@ def test_unanswerable_question_looks_different(page):
     assert "msg-noanswer" in reply.get_attribute("class")
     bubble = reply.find_element("css selector", ".bubble-noanswer")
     assert "Not in the report" in bubble.text
-    assert "does not seem to answer" in bubble.text  # the server's message
+    assert "The report never mentions a colonoscopy." in bubble.text  # the server's message names what is missing
     assert not reply.find_elements("css selector", ".answer-card, mark, button.show-source")
     colour = lambda e: e.value_of_css_property("background-color")  # noqa: E731
     assert colour(bubble) != colour(answered.find_element("css selector", ".bubble-answer"))

@@ -19,7 +19,9 @@ from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, Feat
 from .focus import make_answer
 from .query import Mentions, Query, analyse
 from .ranker import ListwiseRanker
+from .reasons import decline_message, explain
 from .spans import find_span
+from .verdict import NOT_STATED, verdict
 
 NO_ANSWER = "The report does not seem to answer this question."
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -35,6 +37,7 @@ class AskResult:
     took_ms: float = 0.0
     answerability: float | None = None
     corrected: dict[str, str] = field(default_factory=dict)
+    verdict: str | None = None  # yes / no / not stated for a yes/no question (the top answer's, or not stated)
 
     def to_dict(self) -> dict:
         d = {"question": self.question, "answers": [a.to_dict() for a in self.answers],
@@ -45,6 +48,8 @@ class AskResult:
             d["answerability"] = round(self.answerability, 4)
         if self.corrected:
             d["spelling"] = self.corrected
+        if self.verdict is not None:
+            d["verdict"] = self.verdict
         if self.message:
             d["message"] = self.message
         return d
@@ -152,9 +157,15 @@ class Answerer:
             if p_answerable >= self.abstain_threshold:
                 answers = self._select(p, z, probs, p_answerable, top_k, debug)
         q_entities = self.entities(question) if self.entities else []
-        message = None if answers else NO_ANSWER
+        message = None
+        if not answers:
+            doc = self.index.doc_by_id.get(document_id) if document_id is not None else None
+            message = decline_message(p.query, self.index, doc, NO_ANSWER, question)
+        said = None
+        if p.query.analysis.yes_no:
+            said = answers[0].verdict if answers else NOT_STATED
         return AskResult(question, answers, p.query.analysis, message, q_entities,
-                         (time.perf_counter() - t0) * 1000, p_answerable, p.query.corrected)
+                         (time.perf_counter() - t0) * 1000, p_answerable, p.query.corrected, verdict=said)
 
     def warm_up(self) -> None:
         """Load the lazily loaded parts (spaCy's tokenizer, word frequencies) before serving."""
@@ -217,9 +228,13 @@ class Answerer:
         return chosen
 
     def _explain(self, q: Query, answer: Answer) -> Answer:
-        """The answer with its exact short answer (strict answer types) added."""
+        """The answer with its exact short answer (strict answer types), its yes/no verdict (yes/no
+        questions) and why it was chosen added; its text, score and rank stay as they are."""
         span = find_span(q, answer.text, answer.entities, answer.start, concepts=self.concepts)
-        return replace(answer, span=span.to_dict() if span else None)
+        span_d = span.to_dict() if span else None
+        said = verdict(q, answer.text, answer.entities, answer.start, self.concepts)
+        why = explain(q, answer.text, answer.section, answer.entities, answer.start, self.concepts, span_d)
+        return replace(answer, span=span_d, verdict=said, reason=why.to_dict())
 
 
 __all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument", "Prepared", "ANSWERABILITY_FEATURES"]
