@@ -97,6 +97,9 @@ FRAME_WORDS = frozenset(stem(w) for w in """dose doses dosage dosing level level
     long time many much size big large small high low result results number amount given""".split())
 CLAUSE_END = re.compile(r"[;:()]|,\s+(?:and|but|which|while|whereas|with)\b|\s(?:but|which|while|whereas|although)\s|\.(?:\s|$)")
 
+# Words the vocabulary labels DRUG that name no drug ("The treatment was done with oxacillin").
+GENERIC_DRUG_WORDS = frozenset("treatment treatments therapy therapies medication medications medicine medicines "
+                               "drug drugs agent agents supplementation".split())
 STRICT_SPAN_TYPES = ("age", "dose", "count", "measurement", "date", "duration", "drug", "test_result")
 MAX_SPAN_CHARS = 80
 
@@ -147,7 +150,7 @@ def _numbers_in(text: str) -> set[str]:
     return set(re.findall(r"\d+(?:[.,]\d+)?", text))
 
 
-def _distance(s: int, e: int, spots: list[tuple[int, int]]) -> float:
+def distance(s: int, e: int, spots: list[tuple[int, int]]) -> float:
     """Characters from the candidate to the nearest anchor; an anchor before the value (the term then
     its value: "potassium of 3.1") counts as nearer than one after it."""
     if not spots:
@@ -257,8 +260,7 @@ def find_span(q: Query, text: str, entities: Sequence[Entity] = (), offset: int 
     if kind == "drug":
         cands = [(e.start - offset, e.end - offset) for e in entities if e.label == "DRUG"
                  and 0 <= e.start - offset < e.end - offset <= len(text)
-                 and not (e.concept and e.concept in {c for c, _ in q.mentions}
-                          and stem(e.text.lower()) in q.words)]
+                 and e.text.lower() not in GENERIC_DRUG_WORDS]
         # a drug followed by its dose reads as one answer: "amiodarone 200 mg/day"
         widened = []
         for s, e in cands:
@@ -274,7 +276,7 @@ def find_span(q: Query, text: str, entities: Sequence[Entity] = (), offset: int 
         if kind in ("measurement", "count") and spots:
             for m in BARE_VALUE.finditer(text):
                 s, e = m.span(1)
-                if not any(s < ce and cs < e for cs, ce in cands) and _distance(s, e, spots) <= 30:
+                if not any(s < ce and cs < e for cs, ce in cands) and distance(s, e, spots) <= 30:
                     cands.append((s, e))
     cands = [(s, e) for s, e in cands if e - s <= MAX_SPAN_CHARS
              and not (_numbers_in(text[s:e]) and _numbers_in(text[s:e]) <= asked)]
@@ -284,7 +286,7 @@ def find_span(q: Query, text: str, entities: Sequence[Entity] = (), offset: int 
 
     def cost(se: tuple[int, int]) -> tuple[float, int]:
         s, e = se
-        d = _distance(s, e, spots)
+        d = distance(s, e, spots)
         if concepts is not None and kind in ("drug", "test_result") and asked_ids & set(concepts(text[s:e])):
             d = -1.0  # of the kind the question names
         if kind == "duration" and not _DURATIVE.match(text[s:e]):
