@@ -215,6 +215,15 @@ def document(doc_id: str):
                     "entities": [e.to_dict() for e in entities], "entities_truncated": truncated})
 
 
+@api.get("/documents/<path:doc_id>/summary")
+def document_summary(doc_id: str):
+    _document(doc_id)  # 404 for an unknown id
+    try:
+        return jsonify(_answerer().summary(doc_id))
+    except UnknownDocument:
+        raise ApiError(404, "unknown_document", f"no document with id {_short(doc_id)!r}")
+
+
 def token_problem(token: str | None) -> str | None:
     """Why writes are disabled with this admin token, or None when it is usable."""
     if not token:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -27,6 +29,7 @@ from .spans import distance, anchors, find_span, span_type
 from .verdict import NOT_STATED, verdict
 
 NO_ANSWER = "The report does not seem to answer this question."
+SUMMARY_CACHE = 256  # report summaries an answerer keeps
 CARRIED_WEIGHT = 0.5  # retrieval weight of a word carried from earlier turns, relative to the asked ones
 REFERENT_LABELS = frozenset({"FINDING", "DISEASE", "DRUG", "PROCEDURE", "TEST"})  # what "it" can stand for
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -115,6 +118,8 @@ class Answerer:
         self.expand = expand
         self.entities = entities
         self.concepts = concepts  # a phrase's concept ids (the vocabulary's matcher)
+        self._summaries: OrderedDict[str, dict] = OrderedDict()
+        self._summary_lock = threading.Lock()
         # short name (features.ENCODERS) -> (encode questions, the index's sentence vectors)
         self.encoders = {k: v for k, v in (encoders or {}).items() if k in ENCODERS}
         self.correct = correct
@@ -235,6 +240,21 @@ class Answerer:
         return AskResult(resolution.asked if resolution else question, answers, p.query.analysis, message, q_entities,
                          (time.perf_counter() - t0) * 1000, p_answerable, p.query.corrected, verdict=said,
                          resolution=resolution)
+
+    def summary(self, doc_id: str) -> dict:
+        """The report at a glance (qa.summary), computed once per report and kept (bounded)."""
+        from .summary import summarize
+
+        with self._summary_lock:
+            if doc_id in self._summaries:
+                self._summaries.move_to_end(doc_id)
+                return self._summaries[doc_id]
+        out = summarize(self, doc_id)
+        with self._summary_lock:
+            self._summaries[doc_id] = out
+            while len(self._summaries) > SUMMARY_CACHE:
+                self._summaries.popitem(last=False)
+        return out
 
     def warm_up(self) -> None:
         """Load the lazily loaded parts (spaCy's tokenizer, word frequencies) before serving."""
