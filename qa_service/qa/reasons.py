@@ -79,7 +79,7 @@ def explain(q: Query, text: str, section: str, entities: Sequence[Entity] = (), 
     elif found and t in TYPE_NAMES:
         parts.append(f"holds {TYPE_NAMES[t]}, the kind of answer asked for")
     if not matched and not named:
-        parts.append("It is the sentence closest in meaning to the question, sharing none of its words")
+        parts.append("it is the sentence closest in meaning to the question, sharing none of its words")
     parts.append(f"it comes from the {section} section" if section else "")
     sentence = "; ".join(p for p in parts if p)
     sentence = sentence[0].upper() + sentence[1:] + "." if sentence else ""
