@@ -22,7 +22,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .qa import Answerer, UnknownDocument
+from .qa import MAX_TURNS, Answerer, Turn, UnknownDocument
 from .config import Settings
 from .corpus import resolve_doc_id
 from .index import IndexError_, current_name, load_index
@@ -111,11 +111,57 @@ def ask():
     answerer = _answerer()
     if document_id is not None:
         document_id = resolve_doc_id(answerer.index.doc_by_id, document_id)
+    history = _history(body.get("history"), answerer, settings)
     try:
-        result = answerer.ask(question, top_k=top_k, document_id=document_id, section=section or None, debug=debug)
+        result = answerer.ask(question, top_k=top_k, document_id=document_id, section=section or None, debug=debug,
+                              history=history)
     except UnknownDocument:
         raise ApiError(404, "unknown_document", f"no document with id {_short(document_id)!r}")
     return jsonify(result.to_dict())
+
+
+HISTORY_TURN_KEYS = {"question", "answer"}
+HISTORY_ANSWER_KEYS = {"document_id", "start", "end"}
+
+
+def _history(raw, answerer: Answerer, settings: Settings) -> list[Turn] | None:
+    """The conversation's earlier turns, oldest first, checked field by field (400 when malformed)."""
+    if raw is None:
+        return None
+
+    def bad(message: str):
+        return ApiError(400, "invalid_history", message)
+
+    if not isinstance(raw, list):
+        raise bad("'history' must be a list of turns {\"question\", \"answer\"}")
+    if len(raw) > MAX_TURNS:
+        raise bad(f"'history' holds at most {MAX_TURNS} turns (send the latest ones)")
+    index = answerer.index
+    turns = []
+    for i, item in enumerate(raw):
+        where = f"history[{i}]"
+        if not isinstance(item, dict):
+            raise bad(f"{where} must be an object {{\"question\", \"answer\"}}")
+        unknown = set(item) - HISTORY_TURN_KEYS
+        if unknown:
+            raise bad(f"{where} has unknown fields: {', '.join(sorted(map(_short, unknown)))}")
+        q = item.get("question")
+        if not isinstance(q, str) or not q.strip() or len(q) > settings.max_question_chars or not _is_unicode(q):
+            raise bad(f"{where}.question must be a non-empty string of at most {settings.max_question_chars} characters")
+        ans = item.get("answer")
+        if ans is None:
+            turns.append(Turn(q.strip()))
+            continue
+        if not isinstance(ans, dict) or set(ans) != HISTORY_ANSWER_KEYS:
+            raise bad(f"{where}.answer must be null or {{\"document_id\", \"start\", \"end\"}}")
+        doc_id, start, end = ans["document_id"], ans["start"], ans["end"]
+        if not isinstance(doc_id, str) or doc_id not in index.doc_by_id:
+            raise bad(f"{where}.answer.document_id is not an indexed document")
+        n = len(index.docs[index.doc_by_id[doc_id]].text)
+        if any(isinstance(x, bool) or not isinstance(x, int) for x in (start, end)) or not 0 <= start < end <= n:
+            raise bad(f"{where}.answer.start and end must be integers with 0 <= start < end <= {n}")
+        turns.append(Turn(q.strip(), doc_id, start, end))
+    return turns
 
 
 def _json_body():
@@ -211,6 +257,15 @@ def document(doc_id: str):
     return jsonify({"id": doc.id, "title": doc.title, "text": doc.text,
                     "sections": [s.to_dict() for s in doc.sections],
                     "entities": [e.to_dict() for e in entities], "entities_truncated": truncated})
+
+
+@api.get("/documents/<path:doc_id>/summary")
+def document_summary(doc_id: str):
+    _document(doc_id)  # 404 for an unknown id
+    try:
+        return jsonify(_answerer().summary(doc_id))
+    except UnknownDocument:
+        raise ApiError(404, "unknown_document", f"no document with id {_short(doc_id)!r}")
 
 
 def token_problem(token: str | None) -> str | None:

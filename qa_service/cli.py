@@ -139,13 +139,26 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _bold(text: str) -> str:
+    return f"\033[1m{text}\033[0m" if sys.stdout.isatty() else text
+
+
 def _print_answers(result: dict) -> None:
     print(f"Q: {result['question']}")
+    followup = result.get("followup") or {}
+    if followup.get("is_followup"):
+        print(f"   (understood as: {result['resolved_question']})")
+    if result.get("verdict"):
+        print(f"   Verdict: {_bold(result['verdict'])}")
     if not result["answers"]:
         print(f"   {result.get('message')}")
     for i, a in enumerate(result["answers"], 1):
         print(f"\n{i}. [{a['section']}] score {a['score']:.2f} — {a['document_title']}")
+        if a.get("span"):  # the exact short answer first, then its sentence
+            print(f"   {_bold(a['span']['text'])}")
         print(f"   {a['text']}")
+        if i == 1 and a.get("reason"):
+            print(f"   Why: {a['reason']['text']}")
         print(f"   ({a['document_id']}, chars {a['start']}–{a['end']})")
 
 
@@ -172,6 +185,125 @@ def cmd_ask(args) -> int:
         print(json.dumps(result, indent=1, ensure_ascii=False))
     else:
         _print_answers(result)
+    return 0
+
+
+SERVER_TIMEOUT = 0.5  # seconds to wait for a running server's health check before loading the index
+
+
+def _server(url: str | None) -> str | None:
+    """The base URL of a running casebook-qa server answering at `url`, or None."""
+    import urllib.request
+
+    if not url:
+        return None
+    base = url.rstrip("/")
+    try:
+        with urllib.request.urlopen(base + "/api/health", timeout=SERVER_TIMEOUT) as r:
+            body = json.loads(r.read().decode("utf-8"))
+        return base if body.get("status") == "ok" else None
+    except (OSError, ValueError):
+        return None
+
+
+def _remote_ask(base: str, payload: dict) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(base + "/api/ask", data=json.dumps(payload).encode("utf-8"), method="POST",
+                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.loads(e.read().decode("utf-8"))
+        except ValueError:
+            return e.code, {"error": {"code": "http_error", "message": f"HTTP {e.code}"}}
+
+
+class Asker:
+    """Asks a running server when one answers, else an index loaded in this process; keeps the
+    conversation's turns for follow-up questions."""
+
+    def __init__(self, args):
+        self.args = args
+        local_index = args.local or args.corpus or args.models or args.jsonl
+        self.base = None if local_index else _server(args.url)
+        self.answerer = self.settings = None
+        if self.base is None:
+            self.answerer, self.settings = _answerer(args)
+        self.turns: list[dict] = []
+
+    def ask(self, question: str, keep: bool = False) -> tuple[int, dict]:
+        """(exit status, the API's JSON or an error body)."""
+        from .qa import MAX_TURNS, Turn, UnknownDocument
+
+        history = self.turns[-MAX_TURNS:] if keep else None
+        if self.base is not None:
+            payload = {"question": question, "top_k": self.args.top_k}
+            if self.args.document:
+                payload["document_id"] = self.args.document
+            if history is not None:
+                payload["history"] = history
+            status, body = _remote_ask(self.base, payload)
+            if status != 200:
+                return 2, body
+        else:
+            if len(question) > self.settings.max_question_chars:
+                return 2, {"error": {"message": f"the question is longer than {self.settings.max_question_chars} characters"}}
+            turns = None if history is None else [
+                Turn(t["question"], *(t["answer"][k] for k in ("document_id", "start", "end"))) if t["answer"]
+                else Turn(t["question"]) for t in history]
+            try:
+                body = self.answerer.ask(question, top_k=self.args.top_k, document_id=self.args.document,
+                                         history=turns).to_dict()
+            except UnknownDocument:
+                return 2, {"error": {"message": f"no document with id {self.args.document!r}"}}
+        if keep:
+            top = body["answers"][0] if body.get("answers") else None
+            self.turns.append({"question": question, "answer": {k: top[k] for k in ("document_id", "start", "end")}
+                               if top else None})
+        return 0, body
+
+
+def _show(status: int, body: dict, as_json: bool) -> int:
+    if status:
+        print(f"error: {body.get('error', {}).get('message', 'the request failed')}", file=sys.stderr)
+        return status
+    if as_json:
+        print(json.dumps(body, indent=1, ensure_ascii=False))
+    else:
+        _print_answers(body)
+    return 0
+
+
+def cmd_qa_ask(args) -> int:
+    """qa-ask: one question, or a conversation with -i."""
+    question = " ".join(args.question).strip()
+    if not args.interactive and not question:
+        print("error: the question is empty", file=sys.stderr)
+        return 2
+    asker = Asker(args)
+    where = f"server {asker.base}" if asker.base else "local index"
+    if not args.interactive:
+        return _show(*asker.ask(question), args.json)
+    print(f"casebook-qa ({where}). Ask about the case; follow-up questions keep the conversation. "
+          "Empty line or Ctrl-D to quit.", file=sys.stderr)
+    pending = [question] if question else []
+    while True:
+        if pending:
+            line = pending.pop()
+        else:
+            try:
+                line = input("? ")
+            except EOFError:
+                break
+        line = line.strip()
+        if not line or line.lower() in ("quit", "exit", ":q"):
+            break
+        _show(*asker.ask(line, keep=True), args.json)
+        print()
     return 0
 
 
@@ -233,11 +365,24 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
 def ask_main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
-    parser = argparse.ArgumentParser(prog="qa-ask", description="Ask the case reports a question.")
-    _ask_parser(parser)
-    return cmd_ask(parser.parse_args(argv))
+    parser = argparse.ArgumentParser(
+        prog="qa-ask", description="Ask the case reports a question. Asks a running server when one answers at "
+                                   "--url (no start-up wait), else loads the index in this process.")
+    parser.add_argument("question", nargs="*", help="the question, in plain English (optional with -i)")
+    parser.add_argument("-i", "--interactive", action="store_true",
+                        help="a conversation: keep asking, follow-up questions (\"At what dose?\") use the earlier turns")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"a running server to ask (default {DEFAULT_URL})")
+    parser.add_argument("--local", action="store_true", help="never ask a server: load the index in this process")
+    parser.add_argument("--top-k", type=int, default=3, choices=range(1, 21), metavar="N", help="answers to show (1-20)")
+    parser.add_argument("--document", help="restrict to one document id")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    _common(parser)
+    return cmd_qa_ask(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -66,10 +66,15 @@ class Answer:
     raw_end: int
     entities: list[Entity] = field(default_factory=list)
     features: dict | None = None  # the ranker's feature values, only when asked for (debug)
+    # Added on top of the ranked answer (qa.spans, qa.verdict, qa.reasons); never change its rank.
+    span: dict | None = None  # the exact short answer {text, start, end, type}, offsets into `text`
+    verdict: str | None = None  # yes / no / not stated, for a yes/no question
+    reason: dict | None = None  # why this sentence was chosen
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["entities"] = [e.to_dict() if isinstance(e, Entity) else e for e in self.entities]
-        if self.features is None:
-            d.pop("features")
+        for optional in ("features", "span", "verdict", "reason"):
+            if d[optional] is None:
+                d.pop(optional)
         return d

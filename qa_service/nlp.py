@@ -220,6 +220,12 @@ def _phrase_after(tokens: list[str], j: int, phrases: list[str]) -> bool:
     return False
 
 
+def assertion(tokens: list[str], i: int, j: int) -> str:
+    """ConText status of tokens[i..j] (lowercased tokens of one sentence): present, absent,
+    hypothetical or historical. Public for the answering layer's yes/no verdicts."""
+    return _assertion(tokens, i, j)
+
+
 def _assertion(tokens: list[str], i: int, j: int) -> str:
     if _phrase_before(tokens, i, _NEG_BEFORE) or _phrase_after(tokens, j, _NEG_AFTER):
         return "absent"

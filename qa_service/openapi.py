@@ -4,6 +4,7 @@ from __future__ import annotations
 from .config import Settings
 from .corpus import DOC_ID_MAX
 from .doc_entities import MAX_ENTITY_CHARS
+from .qa.followup import MAX_TURNS
 
 JSON = "application/json"
 
@@ -98,6 +99,15 @@ def spec(settings: Settings | None = None) -> dict:
                                          "403": _error("Forbidden"), "404": _error("NotFound"),
                                          "409": _error("Conflict"), "429": _error("TooManyRequests"), "503": _error("ServiceUnavailable"),
                                          **common}}},
+            "/api/documents/{doc_id}/summary": {
+                "parameters": [doc_id_param],
+                "get": {"operationId": "getDocumentSummary", "summary": "The case at a glance",
+                        "description": "Patient (age, sex), presenting complaint, key findings, investigations, "
+                                       "diagnosis, treatment and outcome, each with the offsets of its sentence "
+                                       "in the document's text, or null where the report does not say. Computed "
+                                       "once per report and index.",
+                        "responses": {"200": _json(_ref("DocumentSummaryCard"), "The summary."),
+                                      "404": _error("NotFound"), **common}}},
             "/api/health": {"get": {
                 "operationId": "health", "summary": "Liveness, index size and the reports the build skipped",
                 "responses": {"200": _json({"type": "object", "required": ["status", "documents", "passages",
@@ -145,7 +155,51 @@ def spec(settings: Settings | None = None) -> dict:
                     "document_id": {"type": "string", "description": "Only this document (404 if unknown)."},
                     "section": {"type": "string", "description": "Only this section (case-insensitive)."},
                     "debug": {"type": "boolean", "default": False,
-                              "description": "Each answer carries the ranker's feature values."}}},
+                              "description": "Each answer carries the ranker's feature values."},
+                    "history": {"type": "array", "maxItems": MAX_TURNS, "items": _ref("HistoryTurn"),
+                                "description": "The conversation's earlier turns, oldest first. An elliptical "
+                                               "or pronominal question (\"At what dose?\", \"Was it treated?\", "
+                                               "\"And the CT scan?\") is resolved against them and asked in the "
+                                               "report of the last answer (unless document_id is given); a "
+                                               "question that stands on its own is unchanged. Malformed: 400 "
+                                               "invalid_history."}}},
+                "HistoryTurn": {"type": "object", "required": ["question"], "additionalProperties": False,
+                                "properties": {
+                                    "question": {"type": "string", "minLength": 1, "maxLength": s.max_question_chars},
+                                    "answer": {"oneOf": [{"type": "null"}, {
+                                        "type": "object", "required": ["document_id", "start", "end"],
+                                        "additionalProperties": False,
+                                        "properties": {"document_id": {"type": "string"},
+                                                       "start": {"type": "integer", "minimum": 0},
+                                                       "end": {"type": "integer", "minimum": 1}}}],
+                                               "description": "The top answer the service gave (null: it declined)."}}},
+                "Span": {"type": "object", "required": ["text", "start", "end", "type"], "properties": {
+                    "text": {"type": "string"},
+                    "start": {"type": "integer", "description": "Offset in the answer's text (not the document)."},
+                    "end": {"type": "integer"},
+                    "type": {"enum": ["age", "dose", "count", "measurement", "date", "duration", "drug", "test_result"]}}},
+                "Reason": {"type": "object", "required": ["matched", "concepts", "answer_type", "type_found",
+                                                          "section", "text"], "properties": {
+                    "matched": {"type": "array", "items": {"type": "string"},
+                                "description": "Question words the sentence shares, as written in the sentence."},
+                    "concepts": {"type": "array", "items": {"type": "string"},
+                                 "description": "Entities of the sentence that stand for the question's concepts in other words."},
+                    "answer_type": {"type": "string"}, "type_found": {"type": "boolean"},
+                    "section": {"type": "string"}, "text": {"type": "string", "description": "The same, in one sentence."}}},
+                "Verdict": {"enum": ["yes", "no", "not stated"]},
+                "FollowUp": {"type": "object", "required": ["is_followup", "kind", "carried", "document_id"], "properties": {
+                    "is_followup": {"type": "boolean"},
+                    "kind": {"enum": ["standalone", "qualifier", "subject", "pronoun", "fragment"]},
+                    "carried": {"type": "array", "items": {"type": "string"},
+                                "description": "What was taken from earlier turns."},
+                    "document_id": {"type": ["string", "null"],
+                                    "description": "The report the conversation is about (follow-ups only)."}}},
+                "SummaryItem": {"type": "object", "required": ["text", "start", "end"], "properties": {
+                    "text": {"type": "string"}, "start": {"type": "integer"}, "end": {"type": "integer"},
+                    "section": {"type": "string"},
+                    "question": {"type": "string", "description": "The fixed question that found it."},
+                    "age": {"type": "string", "description": "patient only"},
+                    "sex": {"enum": ["female", "male"], "description": "patient only"}}},
                 "Entity": {"type": "object", "properties": {
                     "text": {"type": "string"}, "label": {"type": "string"}, "start": {"type": "integer"},
                     "end": {"type": "integer"}, "negated": {"type": "boolean"}, "assertion": {"type": "string"},
@@ -164,7 +218,11 @@ def spec(settings: Settings | None = None) -> dict:
                                "raw_start": {"type": "integer"}, "raw_end": {"type": "integer"},
                                "entities": {"type": "array", "items": _ref("Entity")},
                                "features": {"type": "object", "additionalProperties": {"type": "number"},
-                                            "description": "Only with debug: the ranker's feature values."}}},
+                                            "description": "Only with debug: the ranker's feature values."},
+                               "span": {**_ref("Span"), "description": "The exact short answer, for strict "
+                                        "answer types (age, dose, count, measurement, date, duration, drug, test result)."},
+                               "verdict": {**_ref("Verdict"), "description": "For a yes/no question: what this sentence says."},
+                               "reason": {**_ref("Reason"), "description": "Why this sentence was chosen."}}},
                 "AskResponse": {"type": "object", "required": ["question", "answers", "took_ms"], "properties": {
                     "question": {"type": "string"}, "answers": {"type": "array", "items": _ref("Answer")},
                     "question_analysis": {"type": "object"},
@@ -174,7 +232,21 @@ def spec(settings: Settings | None = None) -> dict:
                                       "description": "Calibrated probability that the report answers the question."},
                     "spelling": {"type": "object", "additionalProperties": {"type": "string"},
                                  "description": "Question words repaired before answering (as asked -> read as)."},
-                    "message": {"type": "string", "description": "Present when there is no answer."}}},
+                    "message": {"type": "string", "description": "Present when there is no answer: what the "
+                                "report lacks, naming the question's term it never mentions when there is one."},
+                    "verdict": {**_ref("Verdict"), "description": "For a yes/no question: the top answer's verdict, "
+                                "or 'not stated' when the service declines."},
+                    "resolved_question": {"type": "string", "description": "Only with history: the question as "
+                                          "understood (the question itself when it stands on its own)."},
+                    "followup": {**_ref("FollowUp"), "description": "Only with history."}}},
+                "DocumentSummaryCard": {"type": "object", "required": ["id", "title", "patient", "presenting_complaint",
+                                                                       "key_findings", "investigations", "diagnosis",
+                                                                       "outcome", "treatment"],
+                                        "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                                                       **{k: {"oneOf": [{"type": "null"}, _ref("SummaryItem")]}
+                                                          for k in ("patient", "presenting_complaint", "key_findings",
+                                                                    "investigations", "diagnosis", "outcome",
+                                                                    "treatment")}}},
                 "DocumentSummary": {"type": "object", "required": ["id", "title", "sections", "n_passages"],
                                     "properties": {"id": {"type": "string"}, "title": {"type": "string"},
                                                    "sections": {"type": "array", "items": {"type": "string"}},

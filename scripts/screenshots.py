@@ -3,8 +3,9 @@
     PYTHONPATH=. .venv/bin/python scripts/screenshots.py [out_dir]   # default: docs/
 
 Builds a throw-away index of the shipped report, serves it on a free local port and writes
-screenshot-desktop.png (1280x900), screenshot-phone.png (375x812), screenshot-source.png and
-screenshot-empty.png.
+screenshot-desktop.png (1280x900), screenshot-phone.png (375x812), screenshot-source.png,
+screenshot-empty.png (with the case-at-a-glance card), screenshot-conversation.png (a follow-up, an
+exact short answer, a verdict) and screenshot-decline.png (a reasoned decline).
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def main(out: Path) -> None:
         d = browser.driver
 
         fresh(d, server.url + "/")
+        wait(d, lambda: d.find_elements("css selector", "#case-card .case-link"))
+        time.sleep(0.3)
         d.save_screenshot(str(out / "screenshot-empty.png"))
 
         ask(d, "What did the renal biopsy confirm?")
@@ -75,6 +78,21 @@ def main(out: Path) -> None:
         d.save_screenshot(str(out / "screenshot-source.png"))
         d.find_element("id", "source-close").click()
 
+        fresh(d, server.url + "/")
+        d.execute_script("document.querySelector('#case-card .case-toggle') && document.querySelector('#case-card .case-toggle').click()")
+        ask(d, "What did the chest radiograph show?")
+        ask(d, "What about the radiographs of the hips and hands?")
+        ask(d, "How old was she?")
+        ask(d, "Had she received specialist care before?")
+        msgs = d.find_elements("css selector", "#conversation .msg-question")
+        d.execute_script("document.getElementById('main').scrollTop = arguments[0].offsetTop - 80", msgs[1])
+        time.sleep(0.3)
+        d.save_screenshot(str(out / "screenshot-conversation.png"))
+        ask(d, "What dose of rituximab was she given?")
+        d.execute_script("document.getElementById('main').scrollTop = document.getElementById('main').scrollHeight")
+        time.sleep(0.3)
+        d.save_screenshot(str(out / "screenshot-decline.png"))
+
         browser.set_viewport(375, 812)
         fresh(d, server.url + "/")
         ask(d, "What did the renal biopsy confirm?")
@@ -87,7 +105,8 @@ def main(out: Path) -> None:
         if server:
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
-    for name in ("screenshot-desktop.png", "screenshot-phone.png", "screenshot-source.png", "screenshot-empty.png"):
+    for name in ("screenshot-desktop.png", "screenshot-phone.png", "screenshot-source.png", "screenshot-empty.png",
+                 "screenshot-conversation.png", "screenshot-decline.png"):
         print(out / name)
 
 

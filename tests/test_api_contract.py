@@ -215,3 +215,44 @@ def test_streamed_body_under_the_limit_is_read_whole(app, settings):
     r = small.post("/api/ask", input_stream=io.BytesIO(payload), content_type="application/json",
                    headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
     assert r.status_code == 200 and len(r.get_json()["answers"]) == 1
+
+
+def _props(spec, ref_or_schema):
+    schema = ref_or_schema
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_new_response_fields_are_documented_both_ways(client):
+    """Issue 13: every field of an ask response (with history, span, verdict, reason) and of a
+    summary is in the schema, and every required schema field is in the response."""
+    spec = client.get("/api/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    first = client.post("/api/ask", json={"question": "How old was she?", "top_k": 1}).get_json()
+    a = first["answers"][0]
+    turn = {"question": "How old was she?", "answer": {k: a[k] for k in ("document_id", "start", "end")}}
+    body = client.post("/api/ask", json={"question": "Had she received specialist care before?", "top_k": 2,
+                                         "history": [turn]}).get_json()
+    declined = client.post("/api/ask", json={"question": "Was a colonoscopy performed?", "history": [turn]}).get_json()
+    for resp in (first, body, declined):
+        assert set(resp) <= set(schemas["AskResponse"]["properties"]), set(resp) - set(schemas["AskResponse"]["properties"])
+        assert set(schemas["AskResponse"]["required"]) <= set(resp)
+        for ans in resp["answers"]:
+            assert set(ans) <= set(schemas["Answer"]["properties"])
+            if "reason" in ans:
+                assert set(ans["reason"]) == set(schemas["Reason"]["properties"])
+            if "span" in ans:
+                assert set(ans["span"]) == set(schemas["Span"]["properties"])
+            if "verdict" in ans:
+                assert ans["verdict"] in schemas["Verdict"]["enum"]
+    assert "span" in a and "reason" in a and "verdict" in body and "resolved_question" in body
+    assert set(body["followup"]) == set(schemas["FollowUp"]["properties"])
+    assert set(spec["paths"]["/api/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+               .rsplit("/", 1)[-1:]) == {"AskRequest"} and "history" in schemas["AskRequest"]["properties"]
+    summary = client.get("/api/documents/calcinosis-cutis-universalis-sle/summary").get_json()
+    card = schemas["DocumentSummaryCard"]
+    assert set(summary) == set(card["properties"]) and set(card["required"]) <= set(summary)
+    for name, item in summary.items():
+        if isinstance(item, dict):
+            assert set(item) <= set(schemas["SummaryItem"]["properties"]), name

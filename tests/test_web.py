@@ -241,7 +241,8 @@ def test_show_in_report_opens_source_at_the_answer(page):
     second = css(page, "#source .source-highlight")[0].text
     assert second and second in " ".join(e.text for e in more.find_elements("css selector", ".answer-text"))
     fetched = page.execute_script(
-        "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/documents/')).length")
+        "return performance.getEntriesByType('resource').filter(e => e.name.includes('/api/documents/')"
+            " && !e.name.endsWith('/summary')).length")  # the report itself, once (the case card is another request)
     assert fetched == 1
     page.find_element("id", "source-close").click()
     wait_for(page, lambda: not page.execute_script("return document.getElementById('source').open"))
@@ -253,7 +254,7 @@ def test_unanswerable_question_looks_different(page):
     assert "msg-noanswer" in reply.get_attribute("class")
     bubble = reply.find_element("css selector", ".bubble-noanswer")
     assert "Not in the report" in bubble.text
-    assert "does not seem to answer" in bubble.text  # the server's message
+    assert "The report never mentions a colonoscopy." in bubble.text  # the server's message names what is missing
     assert not reply.find_elements("css selector", ".answer-card, mark, button.show-source")
     colour = lambda e: e.value_of_css_property("background-color")  # noqa: E731
     assert colour(bubble) != colour(answered.find_element("css selector", ".bubble-answer"))
@@ -480,3 +481,86 @@ def test_layout_fits_the_screen(page, chrome, width, height):
         assert panel["width"] >= width - 1  # full screen on a phone
     page.find_element("id", "source-close").click()
     chrome.set_viewport(1280, 900)
+
+
+# ---------- issue 13: a conversation about the case ----------
+
+
+def test_follow_up_question_is_understood_in_context(page):
+    ask(page, "What did the chest radiograph show?")
+    reply = ask(page, "What about the radiographs of the hips and hands?")
+    assert "widespread calcifications in the soft tissue" in reply.find_element("css selector", ".answer-text").text
+    understood = css(page, "#conversation .msg-question")[-1].find_element("css selector", ".question-understood")
+    assert understood.text == "understood as “What did the radiographs of the hips and hands show?”"
+    # a question that stands on its own shows no "understood as"
+    ask(page, "What did the renal biopsy confirm?")
+    assert not css(page, "#conversation .msg-question")[-1].find_elements("css selector", ".question-understood")
+
+
+def test_exact_short_answer_comes_first_in_bold(page):
+    reply = ask(page, "How old was she?")
+    card = reply.find_element("css selector", ".answer-card.answer-primary")
+    span = card.find_element("css selector", ".answer-span strong")
+    assert span.text == "21-year-old" and span.value_of_css_property("font-weight") in ("700", "bold")
+    text = card.find_element("css selector", ".answer-text")
+    assert "21-year-old woman" in text.text
+    assert span.location["y"] < text.location["y"]  # the span first, the sentence below
+    assert "21-year-old" in card.find_element("css selector", ".answer-reason").text
+
+
+def test_yes_no_question_gets_a_verdict_badge(page):
+    reply = ask(page, "Had she received specialist care before?")
+    badge = reply.find_element("css selector", ".answer-primary .verdict-badge")
+    assert badge.text == "No" and "verdict-no" in badge.get_attribute("class")
+    reply = ask(page, "Can local inflammation lead to ulceration?")
+    assert reply.find_element("css selector", ".verdict-badge").text == "Yes"
+
+
+def test_decline_says_what_is_missing(page):
+    reply = ask(page, "Was a colonoscopy performed?")
+    bubble = reply.find_element("css selector", ".bubble-noanswer")
+    assert bubble.find_element("css selector", ".reply-message").text == "The report never mentions a colonoscopy."
+    assert bubble.find_element("css selector", ".verdict-badge").text == "Not stated"
+
+
+def test_case_card_links_to_its_sentences(page):
+    card = page.find_element("id", "case-card")
+    wait_for(page, lambda: card.find_elements("css selector", ".case-link"))
+    assert card.is_displayed() and "The case at a glance" in card.text
+    fields = {e.get_attribute("data-field") for e in card.find_elements("css selector", "[data-field]")}
+    assert fields == {"patient", "presenting_complaint", "key_findings", "investigations", "diagnosis",
+                      "treatment", "outcome"}
+    patient = card.find_element("css selector", ".case-link[data-field=patient]")
+    assert patient.text == "21-year-old woman"
+    card.find_element("css selector", ".case-link[data-field=diagnosis]").click()
+    dialog = page.find_element("id", "source")
+    wait_for(page, lambda: dialog.find_elements("css selector", "mark.source-highlight"))
+    marked = " ".join(m.text for m in dialog.find_elements("css selector", "mark.source-highlight"))
+    assert "final diagnosis of calcinosis cutis universalis" in " ".join(marked.split())
+    # the opened report carries the card too
+    glance = dialog.find_element("css selector", "details.source-glance")
+    glance.find_element("css selector", "summary").click()
+    wait_for(page, lambda: glance.find_elements("css selector", ".case-link"))
+    page.find_element("id", "source-close").click()
+
+
+def test_export_downloads_the_conversation_as_markdown(page):
+    assert not page.find_element("id", "export").is_displayed()
+    ask(page, "How old was she?")
+    ask(page, "Was a colonoscopy performed?")
+    button = page.find_element("id", "export")
+    assert button.is_displayed()
+    # catch the Blob handed to the download link (the page's CSP rightly forbids fetching blob: URLs)
+    page.execute_script("window.__exports = []; const make = URL.createObjectURL;"
+                        "URL.createObjectURL = (b) => { window.__exports.push(b); return make.call(URL, b); };")
+    button.click()
+    wait_for(page, lambda: button.get_attribute("data-url"))
+    kind, md = page.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const b = window.__exports[0];"
+        "b.text().then((t) => done([b.type, t]));")
+    assert kind.startswith("text/markdown")
+    assert md.startswith("# Casebook QA conversation")
+    assert "## 1. How old was she?" in md and "**Answer:** 21-year-old" in md
+    assert "> A 21-year-old woman was referred" in md and "Case report" in md and "Calcinosis cutis universalis sle" in md
+    assert "## 2. Was a colonoscopy performed?" in md and "The report never mentions a colonoscopy." in md
+    assert "**Verdict:** Not stated" in md

@@ -8,5 +8,6 @@ May import: qa_service.index, qa_service.analysis, qa_service.lexicon, qa_servic
 qa_service.passages, qa_service.domain. Never the web or service layers.
 """
 from .answerer import NO_ANSWER, Answerer, AskResult, UnknownDocument
+from .followup import MAX_TURNS, Turn
 
-__all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument"]
+__all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument", "Turn", "MAX_TURNS"]

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -12,15 +15,23 @@ import numpy as np
 from ..domain import Answer, Entity
 from ..index import Index
 from ..lexicon import rarity
-from ..question import QuestionAnalysis
+from ..analysis import query_terms, stem
+from ..question import QuestionAnalysis, analyze_question
 from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
 from .candidates import CandidateRetriever, Candidates
 from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, FeatureExtractor
 from .focus import make_answer
 from .query import Mentions, Query, analyse
 from .ranker import ListwiseRanker
+from .reasons import decline_message, explain
+from .followup import FRAME, Resolution, Turn, resolve
+from .spans import distance, anchors, find_span, span_type
+from .verdict import NOT_STATED, verdict
 
 NO_ANSWER = "The report does not seem to answer this question."
+SUMMARY_CACHE = 256  # report summaries an answerer keeps
+CARRIED_WEIGHT = 0.5  # retrieval weight of a word carried from earlier turns, relative to the asked ones
+REFERENT_LABELS = frozenset({"FINDING", "DISEASE", "DRUG", "PROCEDURE", "TEST"})  # what "it" can stand for
 MODEL_FILE = Path(__file__).with_name("model.json")
 
 
@@ -34,6 +45,8 @@ class AskResult:
     took_ms: float = 0.0
     answerability: float | None = None
     corrected: dict[str, str] = field(default_factory=dict)
+    verdict: str | None = None  # yes / no / not stated for a yes/no question (the top answer's, or not stated)
+    resolution: Resolution | None = None  # how the question was understood (only when history was given)
 
     def to_dict(self) -> dict:
         d = {"question": self.question, "answers": [a.to_dict() for a in self.answers],
@@ -44,6 +57,13 @@ class AskResult:
             d["answerability"] = round(self.answerability, 4)
         if self.corrected:
             d["spelling"] = self.corrected
+        if self.resolution is not None:
+            r = self.resolution
+            d["resolved_question"] = r.question
+            d["followup"] = {"is_followup": r.followup, "kind": r.kind, "carried": r.carried,
+                             "document_id": r.document_id}
+        if self.verdict is not None:
+            d["verdict"] = self.verdict
         if self.message:
             d["message"] = self.message
         return d
@@ -56,6 +76,9 @@ class Prepared:
     cands: Candidates
     X: np.ndarray  # (len(cands), len(FEATURES))
     cross: bool  # asked across reports
+
+
+FRAME_STEMS = frozenset(stem(w) for w in FRAME)  # "treatment" is no referent for "it"
 
 
 class UnknownDocument(KeyError):
@@ -94,6 +117,9 @@ class Answerer:
         self.index = index
         self.expand = expand
         self.entities = entities
+        self.concepts = concepts  # a phrase's concept ids (the vocabulary's matcher)
+        self._summaries: OrderedDict[str, dict] = OrderedDict()
+        self._summary_lock = threading.Lock()
         # short name (features.ENCODERS) -> (encode questions, the index's sentence vectors)
         self.encoders = {k: v for k, v in (encoders or {}).items() if k in ENCODERS}
         self.correct = correct
@@ -121,8 +147,21 @@ class Answerer:
                                             section_ids=section_ids, section_index=names, n_findings=n_findings)
 
     # ------------------------------------------------------------------ public
-    def prepare(self, question: str, document_id: str | None = None, section: str | None = None) -> Prepared:
+    def prepare(self, question: str, document_id: str | None = None, section: str | None = None,
+                asked: str | None = None) -> Prepared:
+        """`asked`: for a resolved follow-up, the question as asked, whose own answer type and yes/no
+        flag lead (the understood question adds the carried subject)."""
         q = analyse(question, self.expand, self.concept_weight, self.correct)
+        if asked is not None:
+            own = analyze_question(asked, q.terms)
+            q.analysis = replace(q.analysis, yes_no=own.yes_no,
+                                 answer_type=own.answer_type if own.answer_type != "other" else q.analysis.answer_type)
+            # The new words lead: words carried from earlier turns weigh less in retrieval.
+            mine = set(query_terms(asked))
+            stems_of = {cid: stems for cid, stems in q.mentions}
+            for key in list(q.weights):
+                if key not in mine and not (stems_of.get(key, frozenset()) & mine):
+                    q.weights[key] *= CARRIED_WEIGHT
         rows = self._rows(document_id)
         sem = None
         if self.encoders:
@@ -136,10 +175,51 @@ class Answerer:
         top_row = int(p.cands.rows[int(np.argmax(z))]) if len(z) else None
         return question_features(p.X, z, probs, self.doc_evidence(p.query, top_row), p.query.analysis.answer_type in STRICT_TYPES, p.cross, len(p.query.words))
 
+    def resolve(self, question: str, history: list[Turn]) -> Resolution:
+        """How a question is understood in the conversation `history` (oldest turn first)."""
+        return resolve(question, history, self._referent)
+
+    def _referent(self, understood: str, turn: Turn) -> str | None:
+        """The key term of an earlier answer, for "it" and bare fragments: its exact short answer
+        when the question asked for a drug or a test result, else the clinical entity of the answer
+        nearest to the question's words that the question did not name itself."""
+        d = self.index.doc_by_id.get(turn.document_id) if turn.document_id is not None else None
+        if d is None or turn.start is None or turn.end is None:
+            return None
+        text = self.index.docs[d].text[turn.start:turn.end]
+        q = analyse(understood, self.expand, self.concept_weight)
+        ents = self.entities(text) if self.entities else []
+        kind = span_type(q)
+        if kind in ("age", "dose", "count", "measurement", "date", "duration"):
+            return None  # the subject of "How old ...?" is the question's own
+        span = find_span(q, text, ents, 0, concepts=self.concepts)
+        if span is not None:
+            inner = [e for e in ents if span.start <= e.start and e.end <= span.end and e.label == "DRUG"]
+            return inner[0].text if inner else span.text
+        asked = set(q.words)
+        spots = anchors(q, text, ents, 0, self.concepts)
+        pick = [e for e in ents if e.label in REFERENT_LABELS and not e.negated
+                and not {stem(w.lower()) for w in re.findall(r"[A-Za-z0-9]+", e.text)} <= asked | FRAME_STEMS]
+        if not pick:
+            return None
+        best = min(pick, key=lambda e: (distance(e.start, e.end, spots), -(e.end - e.start)))
+        return best.text
+
     def ask(self, question: str, top_k: int = 3, document_id: str | None = None,
-            section: str | None = None, debug: bool = False) -> AskResult:
+            section: str | None = None, debug: bool = False, history: list[Turn] | None = None) -> AskResult:
+        """Answer a question; with `history` (the conversation's earlier turns, oldest first) a
+        follow-up is resolved first and asked in the report the conversation is about."""
         t0 = time.perf_counter()
-        p = self.prepare(question, document_id, section)
+        resolution = None
+        asked = None
+        if history is not None:
+            resolution = self.resolve(question, history)
+            if resolution.followup:
+                asked = question if resolution.own_type else None
+                question = resolution.question
+                if document_id is None and resolution.document_id in self.index.doc_by_id:
+                    document_id = resolution.document_id
+        p = self.prepare(question, document_id, section, asked)
         answers: list[Answer] = []
         p_answerable = 0.0
         if len(p.cands) and self.ranker is not None:
@@ -150,9 +230,31 @@ class Answerer:
             if p_answerable >= self.abstain_threshold:
                 answers = self._select(p, z, probs, p_answerable, top_k, debug)
         q_entities = self.entities(question) if self.entities else []
-        message = None if answers else NO_ANSWER
-        return AskResult(question, answers, p.query.analysis, message, q_entities,
-                         (time.perf_counter() - t0) * 1000, p_answerable, p.query.corrected)
+        message = None
+        if not answers:
+            doc = self.index.doc_by_id.get(document_id) if document_id is not None else None
+            message = decline_message(p.query, self.index, doc, NO_ANSWER, question)
+        said = None
+        if p.query.analysis.yes_no:
+            said = answers[0].verdict if answers else NOT_STATED
+        return AskResult(resolution.asked if resolution else question, answers, p.query.analysis, message, q_entities,
+                         (time.perf_counter() - t0) * 1000, p_answerable, p.query.corrected, verdict=said,
+                         resolution=resolution)
+
+    def summary(self, doc_id: str) -> dict:
+        """The report at a glance (qa.summary), computed once per report and kept (bounded)."""
+        from .summary import summarize
+
+        with self._summary_lock:
+            if doc_id in self._summaries:
+                self._summaries.move_to_end(doc_id)
+                return self._summaries[doc_id]
+        out = summarize(self, doc_id)
+        with self._summary_lock:
+            self._summaries[doc_id] = out
+            while len(self._summaries) > SUMMARY_CACHE:
+                self._summaries.popitem(last=False)
+        return out
 
     def warm_up(self) -> None:
         """Load the lazily loaded parts (spaCy's tokenizer, word frequencies) before serving."""
@@ -211,8 +313,17 @@ class Answerer:
             feats = dict(zip(FEATURES, map(float, p.X[i]))) | {"ranker_z": float(z[i])} if debug else None
             answer, covered = make_answer(self.index, row, p_answerable * probs[i], self.entities, feats)
             used.update(covered)
-            chosen.append(answer)
+            chosen.append(self._explain(p.query, answer))
         return chosen
 
+    def _explain(self, q: Query, answer: Answer) -> Answer:
+        """The answer with its exact short answer (strict answer types), its yes/no verdict (yes/no
+        questions) and why it was chosen added; its text, score and rank stay as they are."""
+        span = find_span(q, answer.text, answer.entities, answer.start, concepts=self.concepts)
+        span_d = span.to_dict() if span else None
+        said = verdict(q, answer.text, answer.entities, answer.start, self.concepts)
+        why = explain(q, answer.text, answer.section, answer.entities, answer.start, self.concepts, span_d)
+        return replace(answer, span=span_d, verdict=said, reason=why.to_dict())
 
-__all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument", "Prepared", "ANSWERABILITY_FEATURES"]
+
+__all__ = ["Answerer", "AskResult", "NO_ANSWER", "UnknownDocument", "Prepared", "ANSWERABILITY_FEATURES", "Turn"]

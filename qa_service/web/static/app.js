@@ -17,6 +17,12 @@
     'What was the final diagnosis?',
     'What was the outcome?',
   ];
+  const MAX_TURNS = 10; // earlier turns sent with a question (the API's limit)
+  const VERDICT_TEXT = { yes: 'Yes', no: 'No', 'not stated': 'Not stated' };
+  const SUMMARY_LABELS = [
+    ['patient', 'Patient'], ['presenting_complaint', 'Presenting complaint'], ['key_findings', 'Key findings'],
+    ['investigations', 'Investigations'], ['diagnosis', 'Diagnosis'], ['treatment', 'Treatment'], ['outcome', 'Outcome'],
+  ];
   const ENTITY_LABELS = {
     FINDING: 'finding', DISEASE: 'disease', DRUG: 'drug', TEST: 'test',
     ANATOMY: 'anatomy', PROCEDURE: 'procedure',
@@ -25,7 +31,8 @@
   const $ = (id) => document.getElementById(id);
   const ui = {
     conversation: $('conversation'), empty: $('empty'), starters: $('starters'), status: $('status'),
-    form: $('composer'), question: $('question'), send: $('send'), clear: $('clear'),
+    form: $('composer'), question: $('question'), send: $('send'), clear: $('clear'), exportBtn: $('export'),
+    caseCard: $('case-card'),
     docFilter: $('doc-filter'), document: $('document'), section: $('section'),
     corpusLine: $('corpus-line'), main: $('main'),
     source: $('source'), sourceTitle: $('source-title'), sourceWhere: $('source-where'), sourceBody: $('source-body'), sourceClose: $('source-close'),
@@ -35,6 +42,7 @@
   let pending = false;
   let documents = [];
   const docCache = new Map(); // id -> Promise<document JSON>
+  const summaryCache = new Map(); // id -> Promise<summary JSON>
   let sourceOpener = null;
 
   /* ---------- small DOM helpers ---------- */
@@ -162,8 +170,20 @@
   }
 
   function addQuestionEntities(msg, response) {
+    const followup = response && response.followup;
+    if (followup && followup.is_followup && typeof response.resolved_question === 'string') {
+      const bubble = msg.querySelector('.bubble-question');
+      if (bubble) bubble.append(el('p', { class: 'question-understood', text: `understood as “${response.resolved_question}”` }));
+    }
     const list = entityList(response && response.question_entities, 'Recognised in your question');
     if (list) msg.append(list);
+  }
+
+  function verdictBadge(verdict) {
+    if (!Object.prototype.hasOwnProperty.call(VERDICT_TEXT, verdict)) return null;
+    const kind = verdict.replace(' ', '-');
+    return el('span', { class: `badge verdict-badge verdict-${kind}`, title: 'What the report says to this yes/no question' },
+      VERDICT_TEXT[verdict]);
   }
 
   function confidenceBar(score) {
@@ -208,14 +228,20 @@
     return btn;
   }
 
-  function answerCard(a, rank) {
+  function answerCard(a, rank, verdict) {
     const primary = rank === 0;
     const card = el('article', { class: `answer-card${primary ? ' answer-primary' : ''}`, dataset: { rank: String(rank) } });
     const head = el('div', { class: 'answer-head' },
+      primary && verdict ? verdictBadge(verdict) : null,
       el('span', { class: 'badge section-badge', text: a.section || 'Unknown section' }),
       confidenceBar(a.score));
     card.append(head);
-    card.append(el('p', { class: 'answer-text', text: a.text }));
+    const span = a.span && typeof a.span.text === 'string' && a.span.text ? a.span : null;
+    if (span) card.append(el('p', { class: 'answer-span' }, el('strong', { text: span.text })));
+    card.append(el('p', { class: `answer-text${span ? ' answer-text-under' : ''}`, text: a.text }));
+    if (a.reason && typeof a.reason.text === 'string' && a.reason.text) {
+      card.append(el('p', { class: 'answer-reason' }, el('span', { class: 'reason-label', text: 'Why this answer: ' }), a.reason.text));
+    }
     const details = el('div', { class: 'passage-wrap' },
       el('p', { class: 'passage-label', text: 'In context' }), passageBlock(a));
     card.append(details);
@@ -238,13 +264,14 @@
     if (answers.length === 0) {
       return replyMessage('noanswer', el('div', { class: 'bubble bubble-noanswer' },
         el('p', { class: 'reply-title' },
-          el('span', { class: 'noanswer-icon', 'aria-hidden': 'true', text: '∅' }), 'Not in the report'),
+          el('span', { class: 'noanswer-icon', 'aria-hidden': 'true', text: '∅' }), 'Not in the report',
+          response.verdict ? verdictBadge(response.verdict) : null),
         el('p', { class: 'reply-message', text: response.message || 'The report does not seem to answer this question.' }),
         el('p', { class: 'reply-hint', text: entry && (entry.section || entry.document_id)
           ? 'Try again with the filters set to Any, or rephrase with terms the report would use.'
           : 'Try rephrasing with terms the report would use.' })));
     }
-    const bubble = el('div', { class: 'bubble bubble-answer' }, answerCard(answers[0], 0));
+    const bubble = el('div', { class: 'bubble bubble-answer' }, answerCard(answers[0], 0, response.verdict));
     if (answers.length > 1) {
       const more = el('details', { class: 'more-evidence' },
         el('summary', { text: `More evidence (${answers.length - 1})` }),
@@ -279,6 +306,7 @@
     const hasMessages = ui.conversation.childElementCount > 0;
     ui.empty.hidden = hasMessages;
     ui.clear.hidden = history.length === 0;
+    ui.exportBtn.hidden = !history.some((e) => e.response);
   }
 
   function renderEntry(entry) {
@@ -371,7 +399,7 @@
     announce('Searching the report…');
     ui.main.scrollTop = ui.main.scrollHeight;
 
-    const payload = { question };
+    const payload = { question, history: conversationTurns() };
     if (entry.document_id) payload.document_id = entry.document_id;
     if (entry.section) payload.section = entry.section;
     const result = await requestAnswer(payload);
@@ -405,6 +433,124 @@
     updateChrome();
     // Show the new question and as much of its answer as fits.
     ui.main.scrollTop = Math.max(0, qMsg.offsetTop - ui.main.offsetTop - 12);
+  }
+
+  /** The earlier turns the server resolves a follow-up against: question and top answer's place. */
+  function conversationTurns() {
+    return history.filter((e) => e.response).slice(-MAX_TURNS).map((e) => {
+      const top = Array.isArray(e.response.answers) ? e.response.answers[0] : null;
+      const ok = top && typeof top.document_id === 'string' && Number.isInteger(top.start) && Number.isInteger(top.end);
+      return { question: e.question, answer: ok ? { document_id: top.document_id, start: top.start, end: top.end } : null };
+    });
+  }
+
+  /* ---------- export (Markdown, built here: no server state) ---------- */
+
+  function quoteMd(text) {
+    return String(text).split(/\r?\n/).map((line) => `> ${line}`).join('\n');
+  }
+
+  function conversationMarkdown() {
+    const lines = ['# Casebook QA conversation', '', `Exported ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC`, ''];
+    history.forEach((e, i) => {
+      lines.push(`## ${i + 1}. ${e.question}`, '');
+      const r = e.response;
+      if (!r) {
+        lines.push(`*No answer: ${e.error ? e.error.message : 'the request failed'}*`, '');
+        return;
+      }
+      if (r.followup && r.followup.is_followup) lines.push(`*Understood as: ${r.resolved_question}*`, '');
+      const top = Array.isArray(r.answers) ? r.answers[0] : null;
+      if (r.verdict) lines.push(`**Verdict:** ${VERDICT_TEXT[r.verdict] || r.verdict}`, '');
+      if (!top) {
+        lines.push(`*Not in the report:* ${r.message || 'the report does not seem to answer this question.'}`, '');
+        return;
+      }
+      if (top.span && top.span.text) lines.push(`**Answer:** ${top.span.text}`, '');
+      lines.push(quoteMd(top.text), '');
+      lines.push(`— *${top.document_title || top.document_id}*, ${top.section || 'unknown section'} (characters ${top.start}–${top.end})`, '');
+      if (top.reason && top.reason.text) lines.push(`Why: ${top.reason.text}`, '');
+    });
+    return lines.join('\n');
+  }
+
+  function exportConversation() {
+    const blob = new Blob([conversationMarkdown()], { type: 'text/markdown;charset=utf-8' });
+    if (ui.exportBtn.dataset.url) URL.revokeObjectURL(ui.exportBtn.dataset.url);
+    const url = URL.createObjectURL(blob);
+    ui.exportBtn.dataset.url = url; // kept until the next export (tests read it back)
+    const link = el('a', { href: url, download: 'casebook-conversation.md', class: 'visually-hidden' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    announce('Conversation exported as Markdown.');
+  }
+
+  /* ---------- the case at a glance ---------- */
+
+  function fetchSummary(id) {
+    if (!summaryCache.has(id)) {
+      const p = fetch(`/api/documents/${encodeURIComponent(id)}/summary`, { headers: { Accept: 'application/json' } })
+        .then(async (res) => {
+          const body = await res.json().catch(() => null);
+          if (!res.ok || !body) throw new Error(body && body.error ? body.error.message : `HTTP ${res.status}`);
+          return body;
+        });
+      summaryCache.set(id, p);
+      p.catch(() => summaryCache.delete(id));
+    }
+    return summaryCache.get(id);
+  }
+
+  function summaryCard(summary, opener) {
+    const list = el('dl', { class: 'case-items' });
+    for (const [key, label] of SUMMARY_LABELS) {
+      const item = summary[key];
+      list.append(el('dt', { text: label }));
+      if (!item || typeof item.text !== 'string') {
+        list.append(el('dd', { class: 'case-missing', dataset: { field: key } }, 'Not stated in the report'));
+        continue;
+      }
+      const text = key === 'patient' && item.sex && !/\b(wom|m)an\b|male|boy|girl/i.test(item.text)
+        ? `${item.text} (${item.sex})` : item.text;
+      const link = el('button', { type: 'button', class: 'case-link', dataset: { field: key },
+        title: 'Show this sentence in the report' }, text);
+      link.addEventListener('click', () => openSource({ document_id: summary.id, document_title: summary.title,
+        start: item.start, end: item.end, section: item.section }, opener ? opener(link) : link));
+      list.append(el('dd', null, link));
+    }
+    return list;
+  }
+
+  async function showCaseCard(id) {
+    if (!id) {
+      ui.caseCard.hidden = true;
+      ui.caseCard.replaceChildren();
+      return;
+    }
+    ui.caseCard.hidden = false;
+    ui.caseCard.dataset.document = id;
+    ui.caseCard.replaceChildren(el('h2', { id: 'case-card-title', text: 'The case at a glance' }),
+      el('p', { class: 'source-loading', text: 'Reading the report…' }));
+    let summary;
+    try {
+      summary = await fetchSummary(id);
+    } catch (err) {
+      ui.caseCard.hidden = true;
+      return;
+    }
+    if (ui.caseCard.dataset.document !== id) return; // another report was selected meanwhile
+    const toggle = el('button', { type: 'button', class: 'btn btn-small btn-ghost case-toggle', 'aria-expanded': 'true' }, 'Hide');
+    const body = summaryCard(summary);
+    toggle.addEventListener('click', () => {
+      const open = toggle.getAttribute('aria-expanded') === 'true';
+      toggle.setAttribute('aria-expanded', String(!open));
+      toggle.textContent = open ? 'Show' : 'Hide';
+      body.hidden = open;
+    });
+    ui.caseCard.replaceChildren(el('div', { class: 'case-head' },
+      el('div', null, el('h2', { id: 'case-card-title', text: 'The case at a glance' }),
+        el('p', { class: 'case-title', text: summary.title || summary.id })), toggle), body);
   }
 
   function currentScope() {
@@ -561,7 +707,11 @@
     if (!ui.source.open) return; // closed while loading
     ui.sourceTitle.textContent = doc.title || a.document_title || doc.id;
     const { article, marks } = renderDocument(doc, a.start, a.end);
-    ui.sourceBody.replaceChildren(article);
+    const glance = el('details', { class: 'source-glance' }, el('summary', { text: 'The case at a glance' }));
+    ui.sourceBody.replaceChildren(glance, article);
+    fetchSummary(doc.id).then((summary) => {
+      if (ui.source.open && document.contains(glance)) glance.append(summaryCard(summary, () => sourceOpener));
+    }).catch(() => glance.remove());
     if (marks.length) {
       const target = marks[0];
       target.setAttribute('tabindex', '-1');
@@ -617,6 +767,9 @@
     ui.question.focus();
   });
 
+  ui.exportBtn.addEventListener('click', exportConversation);
+  ui.document.addEventListener('change', () => showCaseCard(ui.document.value || (documents.length === 1 ? documents[0].id : '')));
+
   for (const q of STARTERS) {
     const btn = el('button', { type: 'button', class: 'chip starter' }, q);
     btn.addEventListener('click', () => ask(q, currentScope()));
@@ -637,6 +790,7 @@
       for (const d of documents) ui.document.append(el('option', { value: d.id, text: d.title || d.id }));
       ui.docFilter.hidden = false;
     }
+    if (n === 1) showCaseCard(documents[0].id);
     if (n > 0) {
       ui.corpusLine.textContent = n === 1
         ? 'Answers quoted from the case report, with the exact sentence.'

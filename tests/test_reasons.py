@@ -1,0 +1,51 @@
+"""Reasons (issue 13 item 4): why an answer was chosen, and what a decline lacks."""
+from __future__ import annotations
+
+
+def test_answer_says_why(answerer):
+    a = answerer.ask("What did the renal biopsy confirm?", top_k=1).answers[0]
+    r = a.reason
+    assert {"renal", "biopsy"} <= {w.lower() for w in r["matched"]}
+    assert r["section"] == "Case report" and r["answer_type"] == "finding" and r["type_found"]
+    assert "renal" in r["text"] and "Case report" in r["text"]
+
+
+def test_reason_names_the_span(answerer):
+    a = answerer.ask("How old was she?", top_k=1).answers[0]
+    assert a.span and a.span["text"] in a.reason["text"]
+
+
+def test_decline_names_the_missing_term(answerer):
+    res = answerer.ask("Was a colonoscopy performed?")
+    assert not res.answers and res.message == "The report never mentions a colonoscopy."
+    res = answerer.ask("What was her weight in kilograms?")
+    assert not res.answers and "kilograms" in res.message and "never mentions" in res.message
+
+
+def test_decline_names_the_term_in_the_users_words(index):
+    from qa_service.qa.query import analyse
+    from qa_service.qa.reasons import decline_message
+
+    q = analyse("What dose of prednisolone was she given?")
+    msg = decline_message(q, index, 0, "fallback", "What dose of prednisolone was she given?")
+    assert msg == "The report never mentions prednisolone."
+    q = analyse("What was her free T3 level?")
+    assert decline_message(q, index, 0, "fallback", q.text) == "The report never mentions a free T3 level."
+
+
+def test_decline_without_a_missing_term_says_what_is_not_given(ada_answerer):
+    import json
+
+    from conftest import EVAL
+
+    # ou14 asks for the daily dose of a drug the report names but never doses
+    row = next(json.loads(x) for x in (EVAL / "dev_other_unanswerable.jsonl").read_text().splitlines()
+               if x.strip() and json.loads(x)["id"] == "ou14")
+    res = ada_answerer.ask(row["question"], document_id=row["doc"])
+    assert not res.answers and "but no sentence gives a dose" in res.message
+
+
+def test_decline_in_the_api(client):
+    body = client.post("/api/ask", json={"question": "Was a colonoscopy performed?"}).get_json()
+    assert body["answers"] == [] and body["message"] == "The report never mentions a colonoscopy."
+    assert body["verdict"] == "not stated"
