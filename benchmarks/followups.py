@@ -45,6 +45,10 @@ def run(shipped, ada, verbose: bool = False) -> dict:
     for conv in load():
         a = ada if conv.get("doc") else shipped
         doc = conv.get("doc")
+        if doc:
+            from qa_service.corpus import resolve_doc_id
+
+            doc = resolve_doc_id(a.index.doc_by_id, doc)  # imported URL ids are found by the original
         history: list[Turn] = []
         for k, turn in enumerate(conv["turns"]):
             if k == 0:

@@ -108,10 +108,12 @@ def load(which: str) -> list[dict]:
 
 def answerers(workdir: Path):
     from qa_service.config import Settings
+    from qa_service.importer import import_paths
     from qa_service.service import load_or_build, make_answerer
 
     shipped = Settings(corpus_dir=ROOT / "corpus", models_dir=workdir / "shipped")
-    ada = Settings(corpus_dir=workdir / "empty", models_dir=workdir / "ada", jsonl_files=(ADA,), encoders=("wl",))
+    ada = Settings(corpus_dir=workdir / "ada-corpus", models_dir=workdir / "ada", encoders=("wl",))
+    import_paths(ada, [ADA])  # a no-op once imported
     return (make_answerer(load_or_build(shipped).index, shipped), make_answerer(load_or_build(ada).index, ada))
 
 
@@ -120,7 +122,9 @@ def evidence_answer(answerer, doc_id: str | None, evidence: list[str]):
     from qa_service.qa.focus import make_answer
 
     index = answerer.index
-    d = index.doc_by_id[doc_id] if doc_id is not None else 0
+    from qa_service.corpus import resolve_doc_id
+
+    d = index.doc_by_id[resolve_doc_id(index.doc_by_id, doc_id)] if doc_id is not None else 0
     lo, hi = int(index.doc_rows[d]), int(index.doc_rows[d + 1])
     targets = [normalize_for_match(e) for e in evidence]
     doc = index.docs[d]
