@@ -65,6 +65,12 @@ class Settings:
     # Failed admin-token attempts per client IP within auth_fail_window seconds before 429.
     auth_fail_limit: int = 10
     auth_fail_window: float = 60.0
+    # Incremental ingest (live.py): the delta segment is merged into the main one in the background once
+    # it holds merge_fraction of the main segment's documents, at least merge_min_docs and at most
+    # merge_max_docs (added + deleted).
+    merge_min_docs: int = 100
+    merge_fraction: float = 0.02
+    merge_max_docs: int = 1000
     # Test-only: sleep this long inside a rebuild, after fitting and before the swap.
     test_slow_build_seconds: float = 0.0
 
@@ -90,6 +96,9 @@ class Settings:
             write_wait=_env_float("QA_WRITE_WAIT", 2.0),
             read_timeout=_env_float("QA_READ_TIMEOUT", 15.0),
             auth_fail_limit=_env_int("QA_AUTH_FAIL_LIMIT", 10),
+            merge_min_docs=_env_int("QA_MERGE_MIN_DOCS", 100),
+            merge_fraction=_env_float("QA_MERGE_FRACTION", 0.02),
+            merge_max_docs=_env_int("QA_MERGE_MAX_DOCS", 1000),
             test_slow_build_seconds=_env_float("QA_TEST_SLOW_BUILD_SECONDS", 0.0),
         )
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -14,11 +15,13 @@ from .qa import Answerer
 from .config import Settings
 from .analysis import terms
 from .concepts import load_matcher, vocabulary_hash
-from .corpus import LoadError, fingerprint, load_corpus, sidecar_title, sidecars_fingerprint
-from .index import Index, IndexError_, build_index, clean_stale, load_index, read_meta, save_index
+from .corpus import SIDECAR_SUFFIX, LoadError, corpus_files, load_corpus, sidecar_title
+from .index import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta,
+                    save_index)
 from .lexicon import is_word
 from .nlp import ClinicalNLP
 from .qa.spelling import SpellingCorrector
+from .segments import Segments, load_segments
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,7 @@ class BuildReport:
     errors: list[LoadError] = field(default_factory=list)
     rebuilt: bool = False
     seconds: float = 0.0
+    segments: Segments | None = None  # the main (and delta) segments `index` is the view of
 
 
 LOCK_FILE = ".lock"
@@ -66,13 +70,80 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
         os.close(fd)
 
 
+DIGEST_BITS = 128
+
+
+def report_digest(path: Path) -> int:
+    """A 128-bit digest of one corpus report: its file name, its bytes and its title sidecar's bytes."""
+    h = hashlib.sha256(path.name.encode() + b"\0")
+    try:
+        with path.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        h.update(b"<unreadable>")
+    h.update(b"\0sidecar\0")
+    try:
+        h.update((path.parent / f"{path.stem}{SIDECAR_SUFFIX}").read_bytes())
+    except OSError:
+        h.update(b"<none>")
+    return int.from_bytes(h.digest()[:DIGEST_BITS // 8], "big")
+
+
+@dataclass(frozen=True)
+class CorpusDigest:
+    """What an index was built from, as a multiset hash that one report can update:
+
+        fingerprint = sha256(base ":" sum(report_digest(r) for r in corpus) mod 2**128)
+
+    `base` hashes what is not a corpus report (pipeline version, vocabulary, encoders, JSONL files).
+    Adding or removing a report adds or subtracts its digest, so an ingest updates the fingerprint
+    without reading the other reports, and it equals what hashing the whole corpus gives. (A sum is
+    a change detector, not a defence against crafted collisions.)"""
+    base: str
+    total: int
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.base}:{self.total:032x}".encode()).hexdigest()[:16]
+
+    def plus(self, digest: int) -> "CorpusDigest":
+        return CorpusDigest(self.base, (self.total + digest) % (1 << DIGEST_BITS))
+
+    def minus(self, digest: int) -> "CorpusDigest":
+        return CorpusDigest(self.base, (self.total - digest) % (1 << DIGEST_BITS))
+
+    def to_meta(self) -> dict:
+        return {"fingerprint": self.fingerprint, "fingerprint_base": self.base, "corpus_sum": f"{self.total:032x}"}
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "CorpusDigest | None":
+        try:
+            return cls(str(meta["fingerprint_base"]), int(meta["corpus_sum"], 16))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def corpus_digest(settings: Settings) -> CorpusDigest:
+    """The digest of the corpus as it is now (reads every report once, as a build does)."""
+    h = hashlib.sha256(f"v{PIPELINE_VERSION}-{vocabulary_hash()}-enc:{','.join(settings.encoders)}".encode())
+    for j in settings.jsonl_files:
+        p = Path(j)
+        h.update(b"\0jsonl\0" + p.name.encode() + b"\0")
+        try:
+            with p.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            h.update(b"<unreadable>")
+    total = sum(report_digest(p) for p in corpus_files(settings.corpus_dir)) % (1 << DIGEST_BITS)
+    return CorpusDigest(h.hexdigest()[:16], total)
+
+
 def corpus_fingerprint(settings: Settings) -> str:
-    """Changes when the corpus, its title sidecars, the pipeline version or the shipped vocabulary changes."""
-    extra = f"v{PIPELINE_VERSION}-{vocabulary_hash()}-enc:{','.join(settings.encoders)}"
-    sidecars = sidecars_fingerprint(settings.corpus_dir)
-    if sidecars:
-        extra += f"+titles:{sidecars}"
-    return fingerprint(settings.corpus_dir, settings.jsonl_files, extra=extra)
+    """Changes when the corpus, its title sidecars, the JSONL files, the pipeline version, the shipped
+    vocabulary or the encoders change."""
+    return corpus_digest(settings).fingerprint
 
 
 def _apply_sidecar_titles(docs: list, corpus_dir: Path) -> list:
@@ -115,7 +186,7 @@ def load_encoders(settings: Settings) -> dict:
 def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = None) -> BuildReport:
     """Load the corpus, fit the index and save it atomically under models/."""
     t0 = time.perf_counter()
-    fp = corpus_fingerprint(settings)
+    digest = corpus_digest(settings)
     docs, errors = load_corpus(settings.corpus_dir, settings.jsonl_files, is_word=is_word, progress=progress)
     docs = _apply_sidecar_titles(docs, settings.corpus_dir)
     for err in errors:
@@ -125,15 +196,15 @@ def build(settings: Settings, progress: Callable[[Iterable], Iterable] | None = 
              len(docs), t1 - t0, len(docs) / max(t1 - t0, 1e-9), sum(len(d.sentences) for d in docs))
     encoders = {name: enc.encode for name, enc in load_encoders(settings).items()}
     index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b, encoders=encoders,
-                        meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
+                        meta={**digest.to_meta(), "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors],
                               "failed_reports": [e.to_dict() for e in errors]})
     if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
         time.sleep(settings.test_slow_build_seconds)
     t2 = time.perf_counter()
-    save_index(index, settings.models_dir)
+    folder = save_index(index, settings.models_dir)
     log.info("fitted in %.1f s, saved in %.1f s", t2 - t1, time.perf_counter() - t2)
-    return BuildReport(index, errors, True, time.perf_counter() - t0)
+    return BuildReport(index, errors, True, time.perf_counter() - t0, Segments(index, folder.name))
 
 
 def failed_reports(index: Index) -> list[LoadError]:
@@ -145,12 +216,19 @@ def failed_reports(index: Index) -> list[LoadError]:
     return out
 
 
+def served_meta(settings: Settings) -> dict | None:
+    """The metadata of what CURRENT serves: the delta's when there is one (it carries the fingerprint
+    of the corpus main + delta stand for), else the main segment's."""
+    names = current_pointer(settings.models_dir)
+    return read_folder_meta(settings.models_dir / names[-1]) if names else None
+
+
 def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
-    meta = read_meta(settings.models_dir)
+    meta = served_meta(settings)
     if meta and meta.get("fingerprint") == corpus_fingerprint(settings):
         try:
-            index = load_index(settings.models_dir)
-            return BuildReport(index, failed_reports(index), False, time.perf_counter() - t0)
+            segs = load_segments(settings.models_dir)
+            return BuildReport(segs.view, failed_reports(segs.view), False, time.perf_counter() - t0, segs)
         except IndexError_ as exc:
             log.warning("rebuilding: %s", exc)
     return None
