@@ -222,10 +222,11 @@ def _rebase(settings: Settings, snap: Segments, merged: Index, name: str) -> Seg
     delta, stamps, deleted = _delta_parts(now)
     # In `merged` already: the snapshot's delta documents with the same stamp.
     merged_ids = {i for i, st in stamps.items() if snap_stamps.get(i) == st}
+    # Deleted since the snapshot: main documents newly tombstoned, and snapshot delta documents gone
+    # (deleted, or deleted and added again: another stamp).
+    gone = (deleted - snap.deleted) | {i for i, st in snap_stamps.items() if stamps.get(i) != st}
     newer = compose([(delta, merged_ids)]) if merged_ids else delta
     stamps = {i: st for i, st in stamps.items() if i not in merged_ids}
-    # Deleted since the snapshot: main documents newly tombstoned, and snapshot delta documents gone.
-    gone = (deleted - snap.deleted) | {i for i, st in snap_stamps.items() if stamps.get(i) != st}
     gone = {i for i in gone if i in merged.doc_by_id}
     out = _commit(settings, Segments(merged, name), newer, stamps, gone, _digest_of(now), _failed(now))
     clean_stale(models, keep=out.pointer)
