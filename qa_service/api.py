@@ -40,7 +40,7 @@ CORS_ALLOW_HEADERS = "Content-Type, Authorization"
 CORS_MAX_AGE = "600"
 # An admin token shorter than this disables writes (403), and start-up logs why.
 MIN_TOKEN_CHARS = 32
-# Writes one worker process lets in at once (one rebuilding, one waiting for the writer lock); more
+# Writes one worker process lets in at once (one writing, one waiting for the writer lock); more
 # are answered 503 at once, so writes never hold more than two of a worker's request threads.
 WRITE_SLOTS = 2
 WRITE_RETRY_AFTER = "3"
@@ -365,6 +365,7 @@ class QAState:
         self._checked = time.monotonic()
         self._lock = threading.Lock()
         self._merging = threading.Lock()
+        self._loader: threading.Thread | None = None
         # Writes wait at most write_wait seconds for the writer lock, then 503.
         self.write_settings = replace(settings, lock_timeout=settings.write_wait)
         self._write_slots = threading.BoundedSemaphore(WRITE_SLOTS)
@@ -401,10 +402,15 @@ class QAState:
 
     def _reload_if_changed(self) -> None:
         """Called with self._lock held. A new delta over the loaded main segment: read the delta folder
-        only and compose. A new main segment (a merge or a full build): load it."""
+        only and compose. A new main segment standing for the corpus already served (a merge): load
+        it in a background thread and keep answering meanwhile (the answers are the same). Any other
+        new main segment (a full build): load it before answering."""
         for _ in range(3):  # CURRENT may move again (and the folders it named go) while we load
             pointer = current_pointer(self.settings.models_dir)
             if not pointer or pointer == self.pointer:
+                return
+            if self.segments is not None and pointer[0] != self.segments.main_name and self._same_corpus(pointer):
+                self._load_in_background()
                 return
             try:
                 segs = load_segments(self.settings.models_dir, self.segments, pointer)
@@ -415,6 +421,39 @@ class QAState:
                 self._install(segs)
                 log.info("loaded index %s (%d documents)", "+".join(pointer), len(segs.view.docs))
                 return
+
+    def _same_corpus(self, pointer: tuple[str, ...]) -> bool:
+        from .index import read_folder_meta
+
+        meta = read_folder_meta(self.settings.models_dir / pointer[-1]) or {}
+        served = self.answerer.index.meta.get("fingerprint")
+        return served is not None and meta.get("fingerprint") == served
+
+    def _load_in_background(self) -> None:
+        """Load the main segment CURRENT names (then its newest delta) and switch to it, in a thread."""
+        if self._loader is not None and self._loader.is_alive():
+            return
+        models = self.settings.models_dir
+
+        def run() -> None:
+            try:
+                for _ in range(3):
+                    pointer = current_pointer(models)
+                    segs = load_segments(models, None, pointer)
+                    with self._lock:
+                        now = current_pointer(models)
+                        if now and now[0] == pointer[0]:
+                            if now != pointer:  # a write meanwhile: its delta is small
+                                segs = load_segments(models, segs, now)
+                            self._install(segs)
+                            log.info("loaded index %s (%d documents) in the background", "+".join(now),
+                                     len(segs.view.docs))
+                            return
+            except Exception:  # the next check loads it in the foreground
+                log.exception("loading the merged index in the background failed")
+
+        self._loader = threading.Thread(target=run, name="load-main", daemon=True)
+        self._loader.start()
 
     def _install(self, segs: Segments) -> None:
         from .service import make_answerer
@@ -431,11 +470,13 @@ class QAState:
             self.answerer, self.segments, self.pointer = answerer, segs, segs.pointer
 
     def _live(self) -> Segments:
-        """The newest segments (called under the writer lock, so they cannot change meanwhile)."""
-        self.refresh(force=True)
-        if self.segments is None or self.segments.pointer != self.pointer:
-            self._use(load_segments(self.settings.models_dir))
-        return self.segments
+        """The segments CURRENT names, loaded (called under the writer lock, so they cannot change
+        meanwhile; a write must never build on an older state)."""
+        pointer = current_pointer(self.settings.models_dir)
+        with self._lock:
+            if self.segments is None or self.segments.pointer != pointer:
+                self._install(load_segments(self.settings.models_dir, self.segments, pointer or None))
+            return self.segments
 
     def known_ids(self) -> set[str]:
         """Ids of the newest index (called under the writer lock, so it cannot change meanwhile)."""
@@ -559,7 +600,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
 
     @app.errorhandler(LockTimeout)
     def _busy(exc: LockTimeout):
-        body, status = error_body(503, "busy", "another write is rebuilding the index; try again later")
+        body, status = error_body(503, "busy", "another write is updating the index; try again later")
         body.headers["Retry-After"] = WRITE_RETRY_AFTER
         return body, status
 

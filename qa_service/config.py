@@ -55,7 +55,8 @@ class Settings:
     threads: int = 4
     # Each worker re-reads models/CURRENT at most this often and reloads the index when it changed;
     # a write (ingest/delete) waits this long before answering, so every worker sees it afterwards.
-    reload_interval: float = 0.5
+    # 0.2 s: reading the pointer is a tiny file read; the interval is what a write waits before answering.
+    reload_interval: float = 0.2
     # How long a writer waits for models/.lock (another worker's rebuild): start-up and the CLI.
     lock_timeout: float = 300.0
     # An API write (POST/DELETE /api/documents) waits at most this long for the writer lock, then 503.
@@ -91,7 +92,7 @@ class Settings:
             cors_origins=cors,
             workers=_env_int("QA_WORKERS", 2),
             threads=_env_int("QA_THREADS", 4),
-            reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.5),
+            reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.2),
             lock_timeout=_env_float("QA_LOCK_TIMEOUT", 300.0),
             write_wait=_env_float("QA_WRITE_WAIT", 2.0),
             read_timeout=_env_float("QA_READ_TIMEOUT", 15.0),

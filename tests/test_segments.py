@@ -316,9 +316,11 @@ def test_background_merge_rebases_writes_made_meanwhile(tmp_path):
     assert out.view.meta["fingerprint"] == corpus_fingerprint(s)
     again = load_or_build(s)
     assert again.rebuilt is False and sorted(d.id for d in again.index.docs) == sorted([REPORT.stem, "leprosy"])
-    # The app picks up the new main segment like any other worker would.
+    # The app picks up the new main segment like any other worker would (in the background: the
+    # merged main stands for the reports it serves already).
     ids = [d["id"] for d in c.get("/api/documents").get_json()["documents"]]
     assert sorted(ids) == sorted([REPORT.stem, "leprosy"])
+    app.extensions["qa"]._loader.join(60)
     assert app.extensions["qa"].segments.main_name == out.main_name
 
 
@@ -347,3 +349,32 @@ def test_the_delta_is_merged_in_the_background_when_it_grows(tmp_path):
     assert [d.id for d in state.segments.main.docs] == [REPORT.stem, "leprosy", "stonefish"]
     ids = [d["id"] for d in c.get("/api/documents").get_json()["documents"]]
     assert ids == [REPORT.stem, "leprosy", "stonefish"]
+
+
+def test_other_workers_load_a_merged_main_in_the_background(tmp_path):
+    """After a merge, another worker keeps answering from what it has (the same reports) while it
+    loads the merged main segment in a thread, then switches to it."""
+    from qa_service import live
+    from qa_service.api import create_app
+
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
+    s = _settings(tmp_path)
+    a, b = create_app(s), create_app(s)
+    ca, cb = a.test_client(), b.test_client()
+    assert ca.post("/api/documents", json={"id": "stonefish", "text": STONEFISH}, headers=AUTH).status_code == 201
+    before = cb.post("/api/ask", json={"question": STONEFISH_QUESTION}).get_json()["answers"]
+    assert before[0]["document_id"] == "stonefish"
+    old_main = b.extensions["qa"].segments.main_name
+    merged = live.merge(s, a.extensions["qa"].segments)
+    assert merged is not None and merged.main_name != old_main
+    state = b.extensions["qa"]
+    assert cb.post("/api/ask", json={"question": STONEFISH_QUESTION}).get_json()["answers"] == before
+    state._loader.join(60)
+    assert cb.post("/api/ask", json={"question": STONEFISH_QUESTION}).get_json()["answers"] == before
+    assert state.segments.main_name == merged.main_name and state.segments.delta is None
+    # A write in b then builds on the merged main (never on the old one).
+    assert cb.post("/api/documents", json={"id": "leprosy", "text": LEPROSY}, headers=AUTH).status_code == 201
+    assert state.segments.main_name == merged.main_name
+    ids = [d["id"] for d in ca.get("/api/documents").get_json()["documents"]]
+    assert sorted(ids) == sorted([REPORT.stem, "stonefish", "leprosy"])
