@@ -9,8 +9,9 @@ waitress, tests/server_util.Server) with QA_ENCODERS=wl (MiniLM costs ~2 s per r
 the README) and the corpus as QA_JSONL. Each trial:
 
   add     POST /api/documents {id, text} (a PubMedQA abstract, a report the corpus does not hold);
-          from the moment the request is sent, GET /api/documents/<id> is probed on fresh connections
-          until each of the two workers (told apart by the pid in the access log) has answered 200.
+          from the moment the request is sent, POST /api/ask {question, document_id: <id>} is probed
+          on fresh connections until each of the two workers (told apart by the pid in the access
+          log) has answered 200 (404 unknown_document while a worker does not have the report).
   delete  DELETE /api/documents/<id> of that report, then probes until each worker answered 404.
 
 "visible on all" = time from sending the write until the later of the two workers' first probe
@@ -47,6 +48,7 @@ PUBMEDQA = E3C.parents[1] / "pubmedqa" / "corpus.jsonl"
 TOKEN = "benchmark-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 README = Path(__file__).resolve().parent / "README.md"
+PROBE_QUESTION = "What was the conclusion of the study?"
 
 
 def _new_reports(n: int) -> list[tuple[str, str]]:
@@ -63,19 +65,40 @@ def _new_reports(n: int) -> list[tuple[str, str]]:
 
 
 def _probe_until_both(server: Server, path: str, want: int, tag: str, t0: float, t_written: list,
-                      timeout: float = 600.0) -> list[tuple[int, float, int]]:
-    """GET `path` on fresh connections until, after the write returned, both workers (pids in the
-    access log) have answered `want`; returns (probe n, seconds since t0, status) per probe."""
-    probes = []
-    n = 0
+                      timeout: float = 600.0, threads: int = 3) -> list[tuple[int, float, float, int]]:
+    """Probe from `threads` concurrent clients (so that both workers keep getting requests; one
+    client's requests tend to land on the same idle worker) until, after the write returned, both
+    workers (pids in the access log) have answered `want`; (probe n, sent, answered, status) with
+    times in seconds since t0."""
+    probes: list[tuple[int, float, int]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    counter = iter(range(1, 10 ** 9))
+    body = {"question": PROBE_QUESTION, "top_k": 1, "document_id": path.rsplit("/", 1)[-1]}
+
+    def client() -> None:
+        while not stop.is_set():
+            with lock:
+                n = next(counter)
+            sent = time.perf_counter() - t0
+            status = server.request("POST", f"/api/ask?probe={tag}-{n}", body, timeout=120)[0]
+            with lock:
+                probes.append((n, sent, time.perf_counter() - t0, status))
+
+    workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    for w in workers:
+        w.start()
     deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        n += 1
-        status = server.request("GET", f"{path}?probe={tag}-{n}", timeout=120)[0]
-        probes.append((n, time.perf_counter() - t0, status))
-        if t_written and status == want and len(_pids_answering(server, tag, want)) >= 2:
-            return probes
-    raise TimeoutError(f"{path}: not {want} on both workers after {timeout} s")
+    try:
+        while time.perf_counter() < deadline:
+            time.sleep(0.05)
+            if t_written and len(_pids_answering(server, tag, want)) >= 2:
+                return sorted(probes)
+        raise TimeoutError(f"{path}: not {want} on both workers after {timeout} s")
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(130)
 
 
 def _log_lines(server: Server, tag: str) -> dict[int, str]:
@@ -118,11 +141,11 @@ def _trial(server: Server, method: str, path: str, body, want: int, tag: str) ->
     pid_of = _log_lines(server, tag)
     first: dict[str, float] = {}
     stale = 0
-    for n, t, status in probes:
+    for n, sent, done, status in sorted(probes, key=lambda x: x[2]):
         pid = pid_of.get(n)
         if status == want and pid and pid not in first:
-            first[pid] = t
-        if status != want and t_written and t > t_written[0] + 0.05:  # sent after the write returned
+            first[pid] = done
+        if status != want and sent > t_written[0]:  # sent after the write returned, yet the old state
             stale += 1
     if result.get("status") not in (200, 201):
         raise RuntimeError(f"{method} {path} answered {result.get('status')}")
@@ -145,6 +168,7 @@ def bench_size(size: str, workdir: Path, trials: int, log) -> dict:
         raise RuntimeError(proc.stderr[-2000:])
     line = [x for x in proc.stdout.splitlines() if x.startswith("indexed")]
     log(f"{size}: {line[0] if line else ''} (wall {build_s:.1f} s)")
+    counts = re.search(r"indexed (\d+) reports, (\d+) sentences", line[0] if line else "")
     server = Server(corpus, models, base / "server.log", token=TOKEN, workers=2, threads=4,
                     env={"QA_ENCODERS": "wl", "QA_JSONL": spec["corpus"], "QA_MERGE_MIN_DOCS": "100000",
                          "QA_MERGE_MAX_DOCS": "100000", "TOKENIZERS_PARALLELISM": "false"})
@@ -177,8 +201,7 @@ def bench_size(size: str, workdir: Path, trials: int, log) -> dict:
         env=env, capture_output=True, text=True)
     merged = json.loads(merge.stdout.strip().splitlines()[-1]) if merge.returncode == 0 else {"error": merge.stderr[-500:]}
     log(f"{size} merge: {merged}")
-    meta = json.loads((models / [p for p in (models / "CURRENT").read_text().split()][0] / "meta.json").read_text())
-    return {"size": size, "desc": spec["desc"], "docs": meta["n_docs"], "sentences": meta["n_sentences"],
+    return {"size": size, "desc": spec["desc"], "docs": int(counts.group(1)), "sentences": int(counts.group(2)),
             "build_s": build_s, "start_s": start_s, "adds": adds, "deletes": deletes, "merge": merged}
 
 

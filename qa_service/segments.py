@@ -107,6 +107,40 @@ def _runs(keep: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
+def _drop_rows(m: sparse.csc_matrix, keep: np.ndarray) -> sparse.csc_matrix:
+    """The CSC matrix without the rows where `keep` is False (rows renumbered), in O(nonzeros)."""
+    ok = keep[m.indices]
+    new_row = np.cumsum(keep) - 1
+    kept_before = np.concatenate([[0], np.cumsum(ok)])
+    return sparse.csc_matrix((m.data[ok], new_row[m.indices[ok]].astype(m.indices.dtype), kept_before[m.indptr]),
+                             shape=(int(keep.sum()), m.shape[1]))
+
+
+def _stack_rows(blocks: Sequence[tuple[sparse.csc_matrix, int]], n_rows: int, n_cols: int) -> sparse.csc_matrix:
+    """CSC blocks (each with sorted row indices per column, at most n_cols columns) stacked vertically at
+    the given row offsets (increasing): each column holds the first block's entries, then the second's...
+    Every entry is placed by arithmetic on the column pointers, O(nonzeros), no sort."""
+    per_col = []
+    for m, _ in blocks:
+        c = np.zeros(n_cols, dtype=np.int64)
+        c[:m.shape[1]] = np.diff(m.indptr)
+        per_col.append(c)
+    indptr = np.concatenate([[0], np.cumsum(np.sum(per_col, axis=0))]).astype(np.int64)
+    nnz = int(indptr[-1])
+    idx_dtype = np.int32 if max(nnz, n_rows) < 2 ** 31 else np.int64
+    data = np.empty(nnz, dtype=np.float32)
+    indices = np.empty(nnz, dtype=idx_dtype)
+    before = np.zeros(n_cols, dtype=np.int64)  # entries of earlier blocks in each column
+    for (m, row_off), c in zip(blocks, per_col):
+        w = m.shape[1]
+        start = indptr[:w] + before[:w]  # where this block's entries of each column go
+        pos = np.arange(m.nnz, dtype=np.int64) + np.repeat(start - m.indptr[:-1], c[:w])
+        data[pos] = m.data
+        indices[pos] = m.indices + row_off
+        before += c
+    return sparse.csc_matrix((data, indices, indptr.astype(idx_dtype)), shape=(n_rows, n_cols))
+
+
 def _dim(vecs) -> int:
     return int(vecs.shape[1]) if len(vecs.shape) == 2 else 0
 
@@ -123,7 +157,7 @@ def compose(parts: Sequence[tuple[Index, Collection[str]]], meta: dict | None = 
     vocab = dict(first.vocab)
     docs: list = []
     tables: dict[str, list[np.ndarray]] = {c: [] for c in first.sentences}
-    rr, cc, dd = [], [], []
+    blocks: list[tuple[sparse.csc_matrix, int]] = []
     vec_pieces: dict[str, list] = {name: [] for name in first.vectors}
     row_off = doc_off = 0
     for k, (index, drop) in enumerate(parts):
@@ -136,26 +170,19 @@ def compose(parts: Sequence[tuple[Index, Collection[str]]], meta: dict | None = 
         doc_of = index.sentences["doc"]
         keep_row = keep_doc[doc_of] if drop else np.ones(len(doc_of), dtype=bool)
         new_doc = (np.cumsum(keep_doc) - 1 + doc_off).astype(np.int32)
-        new_row = np.cumsum(keep_row) - 1 + row_off
         docs.extend(d for d, keep in zip(index.docs, keep_doc) if keep)
         for c, col in index.sentences.items():
             col = col[keep_row] if drop else col
             tables[c].append(new_doc[col] if c == "doc" else col)
-        if k == 0:
-            colmap = np.arange(len(index.vocab), dtype=np.int64)
-        else:
+        m = _drop_rows(index.counts, keep_row) if drop else index.counts
+        if k > 0:  # its columns in the composed vocabulary (new terms appended)
             colmap = np.empty(len(index.vocab), dtype=np.int64)
             for term, j in index.vocab.items():
                 colmap[j] = vocab.setdefault(term, len(vocab))
-        m = index.counts
-        col_of = np.repeat(np.arange(m.shape[1], dtype=np.int64), np.diff(m.indptr))
-        rows, data = m.indices, m.data
-        if drop:
-            ok = keep_row[rows]
-            rows, data, col_of = rows[ok], data[ok], col_of[ok]
-        rr.append(new_row[rows])
-        cc.append(colmap[col_of])
-        dd.append(data)
+            col_of = np.repeat(colmap, np.diff(m.indptr))
+            m = sparse.csc_matrix((m.data, (m.indices, col_of)), shape=(m.shape[0], len(vocab)))
+            m.sort_indices()
+        blocks.append((m, row_off))
         for name, vecs in index.vectors.items():
             if drop:
                 vec_pieces[name].extend(vecs[a:b] for a, b in _runs(keep_row))
@@ -163,9 +190,7 @@ def compose(parts: Sequence[tuple[Index, Collection[str]]], meta: dict | None = 
                 vec_pieces[name].append(vecs)
         row_off += int(keep_row.sum())
         doc_off += int(keep_doc.sum())
-    counts = sparse.csc_matrix((np.concatenate(dd).astype(np.float32),
-                                (np.concatenate(rr), np.concatenate(cc))), shape=(row_off, len(vocab)))
-    counts.sort_indices()
+    counts = _stack_rows(blocks, row_off, len(vocab))
     df = np.diff(counts.indptr)
     if (df == 0).any():  # terms only deleted documents held: gone, as in a build without them
         keep_cols = np.flatnonzero(df > 0)

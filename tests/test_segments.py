@@ -378,3 +378,46 @@ def test_other_workers_load_a_merged_main_in_the_background(tmp_path):
     assert state.segments.main_name == merged.main_name
     ids = [d["id"] for d in ca.get("/api/documents").get_json()["documents"]]
     assert sorted(ids) == sorted([REPORT.stem, "stonefish", "leprosy"])
+
+
+def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
+    """A merge killed after writing the merged main folder but before switching CURRENT: the old main
+    + delta stay in force, start-up removes the orphan folder and loads them without a rebuild."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from qa_service.api import create_app
+    from qa_service.index import current_pointer
+    from qa_service.service import load_or_build, startup_cleanup
+
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
+    s = _settings(tmp_path)
+    c = create_app(s).test_client()
+    assert c.post("/api/documents", json={"id": "stonefish", "text": STONEFISH}, headers=AUTH).status_code == 201
+    assert c.delete(f"/api/documents/{REPORT.stem}", headers=AUTH).status_code == 200
+    before = current_pointer(s.models_dir)
+    assert len(before) == 2
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QA_CORPUS_DIR=str(s.corpus_dir), QA_MODELS_DIR=str(s.models_dir),
+               QA_ENCODERS="wl", QA_TEST_SLOW_BUILD_SECONDS="60")
+    proc = subprocess.Popen([sys.executable, "-c", (
+        "from qa_service.config import Settings\nfrom qa_service.segments import load_segments\n"
+        "from qa_service import live\ns = Settings.from_env()\nlive.merge(s, load_segments(s.models_dir))\n")],
+        env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(s.models_dir.glob("index-*"))) < 2:
+            time.sleep(0.05)
+        assert len(list(s.models_dir.glob("index-*"))) == 2, "the merged main should have been written"
+        time.sleep(0.5)  # now waiting inside the switch (the test hook), under the writer lock
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert current_pointer(s.models_dir) == before
+    startup_cleanup(s)
+    assert sorted(p.name for p in s.models_dir.iterdir() if p.name.startswith(("index-", "delta-"))) == sorted(before)
+    report = load_or_build(s)
+    assert report.rebuilt is False and [d.id for d in report.index.docs] == ["stonefish"]
+    assert sorted(p.stem for p in s.corpus_dir.glob("*.txt")) == ["stonefish"]
