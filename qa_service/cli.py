@@ -34,6 +34,8 @@ def cmd_index(args) -> int:
     from .service import build, writer_lock
 
     settings = _settings(args)
+    if args.merge:
+        return _merge(settings)
     with writer_lock(settings):  # never at the same time as a running server's ingest
         rep = build(settings, progress=_progress)
     for e in rep.errors:
@@ -46,6 +48,26 @@ def cmd_index(args) -> int:
         for e in rep.errors:
             print(f"  {e.doc_id or '-'}\t{e.source}\t{e.message}")
     return 0 if rep.index.docs else 1
+
+
+def _merge(settings: Settings) -> int:
+    """Fold the delta segment into a new main segment without reading any report again (the result
+    is what a full build gives); a full build when the index does not match the corpus."""
+    from . import live
+    from .service import load_or_build
+
+    rep = load_or_build(settings)
+    segs = rep.segments
+    if rep.rebuilt or segs is None or segs.delta is None:
+        print(f"{'rebuilt' if rep.rebuilt else 'no delta to merge;'} {len(rep.index.docs)} reports")
+        return 0 if rep.index.docs else 1
+    merged = live.merge(settings, segs)
+    if merged is None:
+        print("another merge or build is running; nothing done", file=sys.stderr)
+        return 1
+    print(f"merged {len(segs.delta.docs)} added and {len(segs.deleted)} deleted reports into "
+          f"{merged.main_name} ({len(merged.view.docs)} reports)")
+    return 0
 
 
 def _answerer(args):
@@ -131,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("index", help="build the index from the corpus into models/")
     _common(p)
+    p.add_argument("--merge", action="store_true",
+                   help="only merge the reports ingested since the last build into the main index (no report "
+                        "is read again); builds when the index does not match the corpus")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("serve", help="serve the web page and JSON API")
     _common(p)

@@ -421,3 +421,25 @@ def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
     report = load_or_build(s)
     assert report.rebuilt is False and [d.id for d in report.index.docs] == ["stonefish"]
     assert sorted(p.stem for p in s.corpus_dir.glob("*.txt")) == ["stonefish"]
+
+
+def test_cli_index_merge_folds_the_delta(tmp_path, monkeypatch, capsys):
+    from qa_service.api import create_app
+    from qa_service.cli import main
+    from qa_service.index import current_pointer
+
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
+    s = _settings(tmp_path)
+    c = create_app(s).test_client()
+    assert c.post("/api/documents", json={"id": "stonefish", "text": STONEFISH}, headers=AUTH).status_code == 201
+    assert len(current_pointer(s.models_dir)) == 2
+    monkeypatch.setenv("QA_ENCODERS", "wl")
+    args = ["index", "--merge", "--corpus", str(s.corpus_dir), "--models", str(s.models_dir)]
+    assert main(args) == 0
+    assert "merged 1 added and 0 deleted reports" in capsys.readouterr().out
+    assert len(current_pointer(s.models_dir)) == 1
+    assert main(args) == 0
+    assert "no delta to merge" in capsys.readouterr().out
+    ids = [d["id"] for d in c.get("/api/documents").get_json()["documents"]]
+    assert ids == [REPORT.stem, "stonefish"]
