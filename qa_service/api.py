@@ -1,8 +1,10 @@
 """Flask app factory: the JSON API under /api and the web page at /.
 
 Every API response is JSON (errors: {"error": {"code", "message"}}), never HTML. Each worker
-process keeps one loaded index; a before_request hook re-reads models/CURRENT at most every
-Settings.reload_interval seconds and loads the new index when another worker swapped it in.
+process keeps one loaded index (a main segment and a delta segment, segments.py); a before_request
+hook re-reads models/CURRENT at most every Settings.reload_interval seconds and, when another worker
+switched it, loads only the new delta folder (the main segment is read again only after a merge or
+a full build).
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ from werkzeug.exceptions import HTTPException
 from .qa import MAX_TURNS, Answerer, Turn, UnknownDocument
 from .config import Settings
 from .corpus import resolve_doc_id
-from .index import IndexError_, current_name, load_index
+from .index import IndexError_, current_pointer
 from .ingest import IngestError
+from .segments import Segments, load_segments
 from .service import LockTimeout
 
 log = logging.getLogger("qa_service.api")
@@ -38,7 +41,7 @@ CORS_ALLOW_HEADERS = "Content-Type, Authorization"
 CORS_MAX_AGE = "600"
 # An admin token shorter than this disables writes (403), and start-up logs why.
 MIN_TOKEN_CHARS = 32
-# Writes one worker process lets in at once (one rebuilding, one waiting for the writer lock); more
+# Writes one worker process lets in at once (one writing, one waiting for the writer lock); more
 # are answered 503 at once, so writes never hold more than two of a worker's request threads.
 WRITE_SLOTS = 2
 WRITE_RETRY_AFTER = "3"
@@ -415,13 +418,13 @@ def add_document():
     state = _state()
     doc_id = new_doc_id() if doc_id is None else doc_id
     with state.write_slot():
-        report = add_report(state.write_settings, doc_id, text, title, state.known_ids, state.rebuild,
-                            source={"kind": "api", "format": fmt})
-        index = report.index
+        index = add_report(state.write_settings, doc_id, text, title, state.known_ids, state.index_add,
+                           source={"kind": "api", "format": fmt})
         body = _summary(index, index.doc_by_id[doc_id])
         for key in ("chars", "source", "added", "original_id"):
             body.pop(key, None)
         state.settle()
+    state.maybe_merge()
     resp = jsonify(body)
     resp.status_code = 201
     resp.headers["Location"] = f"/api/documents/{doc_id}"
@@ -435,8 +438,9 @@ def delete_document(doc_id: str):
     _require_admin()
     state = _state()
     with state.write_slot():
-        delete_report(state.write_settings, doc_id, state.known_ids, state.rebuild)
+        delete_report(state.write_settings, doc_id, state.known_ids, state.index_delete)
         state.settle()
+    state.maybe_merge()
     return jsonify({"id": doc_id, "deleted": True})
 
 
@@ -461,14 +465,22 @@ def openapi():
 # ---------------------------------------------------------------- state
 
 class QAState:
-    """The worker's settings and current answerer, and the reload of a newer index from models/."""
+    """The worker's settings, its loaded segments and answerer, and the reload of what another worker
+    wrote to models/."""
 
-    def __init__(self, settings: Settings, answerer: Answerer):
+    def __init__(self, settings: Settings, answerer: Answerer, segments: Segments | None = None):
         self.settings = settings
         self.answerer = answerer
-        self.index_name = current_name(settings.models_dir) if settings.models_dir.is_dir() else None
+        # None until needed when the app was given an answerer: then loaded from models/ by a write.
+        self.segments = segments
+        if segments is not None:
+            self.pointer = segments.pointer
+        else:
+            self.pointer = current_pointer(settings.models_dir) if settings.models_dir.is_dir() else ()
         self._checked = time.monotonic()
         self._lock = threading.Lock()
+        self._merging = threading.Lock()
+        self._loader: threading.Thread | None = None
         # Writes wait at most write_wait seconds for the writer lock, then 503.
         self.write_settings = replace(settings, lock_timeout=settings.write_wait)
         self._write_slots = threading.BoundedSemaphore(WRITE_SLOTS)
@@ -504,42 +516,123 @@ class QAState:
             self._write_slots.release()
 
     def _reload_if_changed(self) -> None:
-        for _ in range(3):  # CURRENT may move again (and the folder it named go) while we load
-            name = current_name(self.settings.models_dir)
-            if not name or name == self.index_name:
+        """Called with self._lock held. A new delta over the loaded main segment: read the delta folder
+        only and compose. A new main segment standing for the corpus already served (a merge): load
+        it in a background thread and keep answering meanwhile (the answers are the same). Any other
+        new main segment (a full build): load it before answering."""
+        for _ in range(3):  # CURRENT may move again (and the folders it named go) while we load
+            pointer = current_pointer(self.settings.models_dir)
+            if not pointer or pointer == self.pointer:
+                return
+            if self.segments is not None and pointer[0] != self.segments.main_name and self._same_corpus(pointer):
+                self._load_in_background()
                 return
             try:
-                index = load_index(self.settings.models_dir)
+                segs = load_segments(self.settings.models_dir, self.segments, pointer)
             except IndexError_ as exc:
                 log.warning("index reload failed, keeping the loaded one: %s", exc)
                 continue
-            if current_name(self.settings.models_dir) == name:
-                self._install(index, name)
-                log.info("loaded index %s (%d documents)", name, len(index.docs))
+            if current_pointer(self.settings.models_dir) == pointer:
+                self._install(segs)
+                log.info("loaded index %s (%d documents)", "+".join(pointer), len(segs.view.docs))
                 return
 
-    def _install(self, index, name: str | None) -> None:
+    def _same_corpus(self, pointer: tuple[str, ...]) -> bool:
+        from .index import read_folder_meta
+
+        meta = read_folder_meta(self.settings.models_dir / pointer[-1]) or {}
+        served = self.answerer.index.meta.get("fingerprint")
+        return served is not None and meta.get("fingerprint") == served
+
+    def _load_in_background(self) -> None:
+        """Load the main segment CURRENT names (then its newest delta) and switch to it, in a thread."""
+        if self._loader is not None and self._loader.is_alive():
+            return
+        models = self.settings.models_dir
+
+        def run() -> None:
+            try:
+                for _ in range(3):
+                    pointer = current_pointer(models)
+                    segs = load_segments(models, None, pointer)
+                    with self._lock:
+                        now = current_pointer(models)
+                        if now and now[0] == pointer[0]:
+                            if now != pointer:  # a write meanwhile: its delta is small
+                                segs = load_segments(models, segs, now)
+                            self._install(segs)
+                            log.info("loaded index %s (%d documents) in the background", "+".join(now),
+                                     len(segs.view.docs))
+                            return
+            except Exception:  # the next check loads it in the foreground
+                log.exception("loading the merged index in the background failed")
+
+        self._loader = threading.Thread(target=run, name="load-main", daemon=True)
+        self._loader.start()
+
+    def _install(self, segs: Segments) -> None:
         from .service import make_answerer
 
-        self.answerer = make_answerer(index, self.settings)
-        self.index_name = name
+        self.answerer = make_answerer(segs.view, self.settings)
+        self.segments, self.pointer = segs, segs.pointer
+
+    def _use(self, segs: Segments) -> None:
+        """Serve `segs`, which this process has just written (no reload from disk)."""
+        from .service import make_answerer
+
+        answerer = make_answerer(segs.view, self.settings)  # outside the lock: readers keep going
+        with self._lock:
+            self.answerer, self.segments, self.pointer = answerer, segs, segs.pointer
+
+    def _live(self) -> Segments:
+        """The segments CURRENT names, loaded (called under the writer lock, so they cannot change
+        meanwhile; a write must never build on an older state)."""
+        pointer = current_pointer(self.settings.models_dir)
+        with self._lock:
+            if self.segments is None or self.segments.pointer != pointer:
+                self._install(load_segments(self.settings.models_dir, self.segments, pointer or None))
+            return self.segments
 
     def known_ids(self) -> set[str]:
         """Ids of the newest index (called under the writer lock, so it cannot change meanwhile)."""
-        return set(self.refresh(force=True).index.doc_by_id)
+        return set(self._live().view.doc_by_id)
 
-    def rebuild(self):
-        """Rebuild the index from the corpus, swap it in, and use it in this worker at once."""
-        from .service import build
+    def index_add(self, doc_id: str):
+        """Index the stored report `doc_id` into a new delta and serve it here at once; the view."""
+        from .live import add_document
 
-        from .service import make_answerer
+        segs = add_document(self.write_settings, self._live(), doc_id)
+        self._use(segs)
+        return segs.view
 
-        report = build(self.settings)
-        name = current_name(self.settings.models_dir)
-        answerer = make_answerer(report.index, self.settings)  # outside the lock: readers keep going
-        with self._lock:
-            self.answerer, self.index_name = answerer, name
-        return report
+    def index_delete(self, doc_id: str, digest: int):
+        """Take `doc_id` out of the index and serve the result here at once; the view."""
+        from .live import delete_document
+
+        segs = delete_document(self.write_settings, self._live(), doc_id, digest)
+        self._use(segs)
+        return segs.view
+
+    def maybe_merge(self) -> threading.Thread | None:
+        """Start merging the delta into the main segment in a background thread when it has grown past
+        the merge size (one merge at a time; live.merge also keeps other processes out)."""
+        from .live import merge, needs_merge
+
+        segs = self.segments
+        if segs is None or not needs_merge(self.settings, segs) or not self._merging.acquire(blocking=False):
+            return None
+
+        def run() -> None:
+            try:
+                merge(self.settings, segs, on_switch=self._use)
+            except Exception:  # the delta keeps serving; the next write tries again
+                log.exception("merging the delta segment failed")
+            finally:
+                self._merging.release()
+
+        thread = threading.Thread(target=run, name="merge-delta", daemon=True)
+        thread.start()
+        return thread
 
     def settle(self) -> None:
         """Wait out one reload interval after a swap: any request that arrives after a write has
@@ -552,15 +645,18 @@ class QAState:
 def create_app(settings: Settings | None = None, answerer: Answerer | None = None) -> Flask:
     """Build the app; the index is loaded (or built) once here and kept on the app."""
     settings = settings or Settings.from_env()
+    segments = None
     if answerer is None:
         from .service import load_or_build, make_answerer
 
-        answerer = make_answerer(load_or_build(settings).index, settings)
+        report = load_or_build(settings)
+        segments = report.segments
+        answerer = make_answerer(report.index, settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.url_map.merge_slashes = False  # "//" is not redirected (an HTML 308): ids are checked instead
-    app.extensions["qa"] = QAState(settings, answerer)
+    app.extensions["qa"] = QAState(settings, answerer, segments)
     if settings.admin_token and token_problem(settings.admin_token):
         log.error("%s", token_problem(settings.admin_token))
     app.register_blueprint(api)
@@ -619,7 +715,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
 
     @app.errorhandler(LockTimeout)
     def _busy(exc: LockTimeout):
-        body, status = error_body(503, "busy", "another write is rebuilding the index; try again later")
+        body, status = error_body(503, "busy", "another write is updating the index; try again later")
         body.headers["Retry-After"] = WRITE_RETRY_AFTER
         return body, status
 

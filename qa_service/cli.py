@@ -63,7 +63,10 @@ def update_index(settings, force: bool = False) -> int:
 
 
 def cmd_index(args) -> int:
-    return update_index(_settings(args), force=args.force)
+    settings = _settings(args)
+    if args.merge:
+        return _merge(settings)
+    return update_index(settings, force=args.force)
 
 
 def cmd_import(args) -> int:
@@ -108,6 +111,26 @@ def cmd_import(args) -> int:
         return code
     index_code = update_index(settings)
     return code or index_code
+
+
+def _merge(settings: Settings) -> int:
+    """Fold the delta segment into a new main segment without reading any report again (the result
+    is what a full build gives); a full build when the index does not match the corpus."""
+    from . import live
+    from .service import load_or_build
+
+    rep = load_or_build(settings)
+    segs = rep.segments
+    if rep.rebuilt or segs is None or segs.delta is None:
+        print(f"{'rebuilt' if rep.rebuilt else 'no delta to merge;'} {len(rep.index.docs)} reports")
+        return 0 if rep.index.docs else 1
+    merged = live.merge(settings, segs)
+    if merged is None:
+        print("another merge or build is running; nothing done", file=sys.stderr)
+        return 1
+    print(f"merged {len(segs.delta.docs)} added and {len(segs.deleted)} deleted reports into "
+          f"{merged.main_name} ({len(merged.view.docs)} reports)")
+    return 0
 
 
 def _answerer(args):
@@ -342,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "when the corpus changed)")
     p.add_argument("--force", action="store_true", help="rebuild even when the index is current")
     _common(p)
+    p.add_argument("--merge", action="store_true",
+                   help="only merge the reports ingested since the last build into the main index (no report "
+                        "is read again); builds when the index does not match the corpus")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("serve", help="serve the web page and JSON API")
     _common(p)

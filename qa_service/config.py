@@ -57,7 +57,8 @@ class Settings:
     threads: int = 4
     # Each worker re-reads models/CURRENT at most this often and reloads the index when it changed;
     # a write (ingest/delete) waits this long before answering, so every worker sees it afterwards.
-    reload_interval: float = 0.5
+    # 0.2 s: reading the pointer is a tiny file read; the interval is what a write waits before answering.
+    reload_interval: float = 0.2
     # How long a writer waits for models/.lock (another worker's rebuild): start-up and the CLI.
     lock_timeout: float = 300.0
     # An API write (POST/DELETE /api/documents) waits at most this long for the writer lock, then 503.
@@ -67,6 +68,12 @@ class Settings:
     # Failed admin-token attempts per client IP within auth_fail_window seconds before 429.
     auth_fail_limit: int = 10
     auth_fail_window: float = 60.0
+    # Incremental ingest (live.py): the delta segment is merged into the main one in the background once
+    # it holds merge_fraction of the main segment's documents, at least merge_min_docs and at most
+    # merge_max_docs (added + deleted).
+    merge_min_docs: int = 100
+    merge_fraction: float = 0.02
+    merge_max_docs: int = 1000
     # Test-only: sleep this long inside a rebuild, after fitting and before the swap.
     test_slow_build_seconds: float = 0.0
 
@@ -89,11 +96,14 @@ class Settings:
             cors_origins=cors,
             workers=_env_int("QA_WORKERS", 2),
             threads=_env_int("QA_THREADS", 4),
-            reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.5),
+            reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.2),
             lock_timeout=_env_float("QA_LOCK_TIMEOUT", 300.0),
             write_wait=_env_float("QA_WRITE_WAIT", 2.0),
             read_timeout=_env_float("QA_READ_TIMEOUT", 15.0),
             auth_fail_limit=_env_int("QA_AUTH_FAIL_LIMIT", 10),
+            merge_min_docs=_env_int("QA_MERGE_MIN_DOCS", 100),
+            merge_fraction=_env_float("QA_MERGE_FRACTION", 0.02),
+            merge_max_docs=_env_int("QA_MERGE_MAX_DOCS", 1000),
             test_slow_build_seconds=_env_float("QA_TEST_SLOW_BUILD_SECONDS", 0.0),
         )
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})

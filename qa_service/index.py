@@ -1,16 +1,21 @@
-"""The sentence index: BM25-weighted TF-IDF matrices (scikit-learn + SciPy), saved atomically.
+"""The sentence index: raw term counts (scikit-learn CountVectorizer, SciPy CSC) scored with BM25.
 
-Scoring: for sentence s and query terms q with counts c_q,
+Scoring: for sentence s and query terms q with weights c_q,
 
     bm25(s) = sum_q c_q * idf(q) * tf(q,s) * (k1 + 1) / (tf(q,s) + k1 * (1 - b + b * |s| / avg|s|))
     idf(q)  = ln(1 + (N - df(q) + 0.5) / (df(q) + 0.5))
 
-computed on scikit-learn's term-count matrix. The weights are stored term-major (CSC), so a query
-touches only the columns of its own terms.
+N is the number of sentences, df(q) the number of sentences holding q, |s| the number of terms of s
+and avg|s| the mean over sentences with at least one term. The index stores only the raw counts
+tf(q,s), term-major (CSC), and derives N, df, |s|, avg|s| and idf from them when it is made; the
+weights are computed at query time for the query's own columns (`bm25_weights`). So statistics are
+never stale: an index composed of segments (segments.py) is scored with the statistics of exactly
+the sentences it holds, as a full rebuild over the same reports would be.
 
-On disk (`models/index-<id>/`): `matrix.npz` (CSC arrays), `sentences.npz` (int32 columns),
-`vocab.json`, `docs.jsonl`, `meta.json`; `models/CURRENT` names the live folder and is replaced
-atomically. Nothing is pickled.
+On disk (`models/index-<id>/`, and `models/delta-<id>/` for a delta segment): `matrix.npz` (CSC
+arrays of the counts), `sentences.npz` (int32 columns), `vocab.json`, `docs.jsonl`, `meta.json`,
+`vectors-<encoder>.npy`. `models/CURRENT` names the live main folder on its first line and, when
+there is one, the live delta folder on its second; it is replaced atomically. Nothing is pickled.
 """
 from __future__ import annotations
 
@@ -31,42 +36,103 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from .domain import Document, Section, Sentence
 
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4  # 4: raw counts on disk (3 stored BM25 weights)
 CURRENT = "CURRENT"
 _SENTENCE_COLUMNS = ("doc", "start", "end", "section", "paragraph", "raw_start", "raw_end", "indexed")
 _SENTENCE_FIELDS = ("start", "end", "section", "paragraph", "raw_start", "raw_end")  # Sentence's field order
+# Below this many terms in all, a float32 sum of the (integer) sentence lengths is exact, so the mean
+# is the same whatever the order of the sentences.
+_EXACT_FLOAT32_SUM = 2 ** 24
 
 
 class IndexError_(RuntimeError):
     """The index on disk is missing or unusable."""
 
 
+def idf_of(df: np.ndarray, n: int) -> np.ndarray:
+    """idf(q) = ln(1 + (N - df(q) + 0.5) / (df(q) + 0.5)), float32, from float64 document frequencies."""
+    return np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def mean_length(lengths: np.ndarray) -> np.float32:
+    """avg|s|: the mean float32 length of the sentences that have a term (1.0 when none has).
+
+    The lengths are integers; while their total is below 2**24 a float32 sum of them is exact, so this
+    is the same number for any order of the sentences (a composed index and a rebuild agree bit for
+    bit). Above that, the exact integer total divided by the count, rounded to float32."""
+    pos = lengths[lengths > 0]
+    if not len(pos):
+        return np.float32(1.0)
+    total = float(pos.sum(dtype=np.float64))
+    if total < _EXACT_FLOAT32_SUM:
+        return pos.mean()
+    return np.float32(total / len(pos))
+
+
+def length_norm(lengths: np.ndarray, avg: np.float32, k1: float, b: float) -> np.ndarray:
+    """k1 * (1 - b + b * |s| / avg|s|) per sentence, float32."""
+    return k1 * (1 - b + b * lengths / avg)
+
+
+def bm25_weights(tf: np.ndarray, idf: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
+    """idf(q) * tf * (k1 + 1) / (tf + norm(s)) for aligned arrays of nonzero counts (float32)."""
+    return (idf * tf * (k1 + 1) / (tf + norm)).astype(np.float32)
+
+
 @dataclass
 class Index:
     docs: list[Document]
     vocab: dict[str, int]
-    idf: np.ndarray  # float32, per term
-    matrix: sparse.csc_matrix  # float32 BM25 weights, sentences x terms
+    counts: sparse.csc_matrix  # float32 raw term counts, sentences x terms (sorted row indices per column)
     sentences: dict[str, np.ndarray]  # columns of the sentence table
     meta: dict = field(default_factory=dict)
-    # encoder name -> (n_sentences, dim) float32 unit vectors of every sentence (zeros where unindexed)
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # encoder name -> (n_sentences, dim) float32 unit vectors of every sentence (zeros where unindexed);
+    # an ndarray, or a segments.RowStack (row blocks of several segments, not copied)
+    vectors: dict = field(default_factory=dict)
+    k1: float = 1.2
+    b: float = 0.75
     doc_rows: np.ndarray = field(init=False)  # sentence row range per document: [doc_rows[d], doc_rows[d+1])
     doc_by_id: dict[str, int] = field(init=False)
+    # BM25 statistics of exactly these sentences (see the module docstring)
+    lengths: np.ndarray = field(init=False)  # float32 |s| per sentence
+    df: np.ndarray = field(init=False)  # float64 sentences per term
+    idf: np.ndarray = field(init=False)  # float32 per term
+    norm: np.ndarray = field(init=False)  # float32 length normalisation per sentence
+    max_idf: float = field(init=False)
 
     def __post_init__(self) -> None:
         counts = np.bincount(self.sentences["doc"], minlength=len(self.docs)) if len(self.docs) else np.zeros(0, int)
         self.doc_rows = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.doc_by_id = {d.id: i for i, d in enumerate(self.docs)}
+        m = self.counts
+        n = m.shape[0]
+        self.lengths = np.bincount(m.indices, weights=m.data, minlength=n).astype(np.float32)
+        self.df = np.diff(m.indptr).astype(np.float64)  # no explicit zeros are stored
+        self.idf = idf_of(self.df, n)
+        self.norm = length_norm(self.lengths, mean_length(self.lengths), self.k1, self.b)
+        self.max_idf = float(self.idf.max()) if len(self.idf) else 10.0
+
+    @property
+    def matrix(self) -> sparse.csc_matrix:
+        """The term counts. Readers of term presence (which sentences hold a term) use its sparsity."""
+        return self.counts
 
     @property
     def n_sentences(self) -> int:
-        return int(self.matrix.shape[0])
+        return int(self.counts.shape[0])
 
     def sentence(self, row: int) -> Sentence:
         s = self.sentences
         return Sentence(int(s["start"][row]), int(s["end"][row]), int(s["section"][row]),
                         int(s["paragraph"][row]), int(s["raw_start"][row]), int(s["raw_end"][row]))
+
+    def weights(self, cols: list[int]) -> sparse.csc_matrix:
+        """The BM25 weights of the given columns (in that order), sentences x len(cols)."""
+        sub = self.counts[:, cols]
+        col_of = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
+        sub.data = bm25_weights(sub.data, self.idf[np.asarray(cols, dtype=np.int64)][col_of],
+                                self.norm[sub.indices], self.k1)
+        return sub
 
     def score(self, term_weights: dict[str, float], rows: slice | None = None) -> np.ndarray:
         """BM25 score of every sentence (or of the rows in `rows`) for weighted query terms."""
@@ -75,7 +141,7 @@ class Index:
         if not cols:
             return np.zeros(n, dtype=np.float32)
         weights = np.array([term_weights[t] for t in term_weights if t in self.vocab], dtype=np.float32)
-        sub = self.matrix[:, cols]
+        sub = self.weights(cols)
         if rows is not None:
             sub = sub[rows]
         return np.asarray(sub @ weights).ravel()
@@ -95,7 +161,7 @@ class Index:
             col = self.vocab.get(term)
             if col is None:
                 continue
-            rows = self.matrix.indices[self.matrix.indptr[col]:self.matrix.indptr[col + 1]]
+            rows = self.counts.indices[self.counts.indptr[col]:self.counts.indptr[col + 1]]
             counts = np.bincount(doc_of[rows], minlength=n_docs)
             docs = np.flatnonzero(counts)
             tf = counts[docs]
@@ -108,14 +174,14 @@ class Index:
         col = self.vocab.get(term)
         if col is None:
             return False
-        rows = self.matrix.indices[self.matrix.indptr[col]:self.matrix.indptr[col + 1]]
+        rows = self.counts.indices[self.counts.indptr[col]:self.counts.indptr[col + 1]]
         lo, hi = self.doc_rows[d], self.doc_rows[d + 1]
         i = np.searchsorted(rows, lo)
         return bool(i < len(rows) and rows[i] < hi)
 
     def term_idf(self, term: str) -> float:
         col = self.vocab.get(term)
-        return float(self.idf[col]) if col is not None else float(self.meta.get("max_idf", 10.0))
+        return float(self.idf[col]) if col is not None else self.max_idf
 
 
 def build_index(docs: Sequence[Document], featurize: Callable[[str, object], list[str]], *,
@@ -151,109 +217,143 @@ def build_index(docs: Sequence[Document], featurize: Callable[[str, object], lis
     if counts is None:
         counts = sparse.csr_matrix((len(texts), 0), dtype=np.float32)
         vocab = {}
-    weights, idf = _bm25(counts, k1, b)
     info = dict(meta or {})
-    info.update(format=INDEX_FORMAT, k1=k1, b=b, n_docs=len(docs), n_sentences=len(texts),
-                n_terms=len(vocab), max_idf=float(idf.max()) if len(idf) else 10.0)
+    info.update(format=INDEX_FORMAT, k1=k1, b=b, n_docs=len(docs), n_sentences=len(texts), n_terms=len(vocab))
     vectors = {}
     for name, encode in (encoders or {}).items():
-        vectors[name] = np.asarray(encode([t for t, _ in texts]), dtype=np.float32)
+        vectors[name] = stored_vectors(encode([t for t, _ in texts]))
     info["encoders"] = sorted(vectors)
-    return Index(list(docs), vocab, idf, weights.tocsc(), table, info, vectors)
+    index = Index(list(docs), vocab, counts.tocsc(), table, info, vectors, k1=k1, b=b)
+    info["max_idf"] = index.max_idf
+    return index
 
 
-def _bm25(counts: sparse.csr_matrix, k1: float, b: float) -> tuple[sparse.csr_matrix, np.ndarray]:
-    n = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
-    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    lengths = np.asarray(counts.sum(axis=1)).ravel()
-    avg = lengths[lengths > 0].mean() if (lengths > 0).any() else 1.0
-    norm = k1 * (1 - b + b * lengths / avg)
-    w = counts.copy().astype(np.float32)
-    row_of = np.repeat(np.arange(n), np.diff(w.indptr))
-    tf = w.data
-    w.data = (idf[w.indices] * tf * (k1 + 1) / (tf + norm[row_of])).astype(np.float32)
-    return w, idf
+def stored_vectors(vecs) -> np.ndarray:
+    """Sentence vectors as an index keeps them: float16 on disk (half the size; cosines move < 1e-3),
+    float32 in memory. Rounded here already, so the process that builds an index answers exactly as
+    every process that loads it."""
+    return np.asarray(vecs, dtype=np.float32).astype(np.float16).astype(np.float32)
 
 
 # ---------------------------------------------------------------- persistence
 
-def save_index(index: Index, models_dir: Path) -> Path:
-    """Write the index into a fresh folder, then switch CURRENT to it atomically; old folders go."""
+def write_folder(index: Index, folder: Path, meta: dict) -> None:
+    """Write the index's files into an existing (temporary) folder and fsync them."""
+    m = index.counts
+    np.savez(folder / "matrix.npz", data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape))
+    np.savez(folder / "sentences.npz", **index.sentences)
+    for name, vecs in index.vectors.items():
+        np.save(folder / f"vectors-{name}.npy", np.asarray(vecs).astype(np.float16), allow_pickle=False)
+    (folder / "vocab.json").write_text(json.dumps(index.vocab, separators=(",", ":")))
+    with (folder / "docs.jsonl").open("w", encoding="utf-8") as fh:
+        for doc in index.docs:
+            fh.write(json.dumps({"id": doc.id, "title": doc.title, "text": doc.text, "source": doc.source,
+                                 "sections": [s.to_dict() for s in doc.sections]}, ensure_ascii=False) + "\n")
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    for f in folder.iterdir():
+        with f.open("rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def save_folder(index: Index, models_dir: Path, prefix: str, meta: dict) -> Path:
+    """Write the index into `models_dir/<prefix>-<time>-<fingerprint>`, all or nothing (a temp folder
+    renamed into place); CURRENT is not touched."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-index-", dir=models_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{prefix}-", dir=models_dir))
     try:
-        m = index.matrix
-        np.savez(tmp / "matrix.npz", data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape))
-        np.savez(tmp / "sentences.npz", idf=index.idf, **index.sentences)
-        for name, vecs in index.vectors.items():  # float16 halves the file; cosines lose < 1e-3
-            np.save(tmp / f"vectors-{name}.npy", vecs.astype(np.float16), allow_pickle=False)
-        (tmp / "vocab.json").write_text(json.dumps(index.vocab, separators=(",", ":")))
-        with (tmp / "docs.jsonl").open("w", encoding="utf-8") as fh:
-            for doc in index.docs:
-                fh.write(json.dumps({"id": doc.id, "title": doc.title, "text": doc.text, "source": doc.source,
-                                     "sections": [s.to_dict() for s in doc.sections]}, ensure_ascii=False) + "\n")
-        meta = dict(index.meta, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        for f in tmp.iterdir():
-            with f.open("rb") as fh:
-                os.fsync(fh.fileno())
-        final = models_dir / f"index-{time.time_ns()}-{meta.get('fingerprint', 'x')}"
+        write_folder(index, tmp, meta)
+        final = models_dir / f"{prefix}-{time.time_ns()}-{meta.get('fingerprint', 'x')}"
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    pointer = models_dir / f".{CURRENT}.tmp-{os.getpid()}"
-    pointer.write_text(final.name)
-    os.replace(pointer, models_dir / CURRENT)
-    index.meta = meta
-    clean_stale(models_dir, keep=final.name)
     return final
 
 
-def clean_stale(models_dir: Path, keep: str | None = None) -> None:
-    """Remove index folders that CURRENT does not name and temp leftovers of interrupted writes."""
-    keep = keep or current_name(models_dir)
-    for p in models_dir.glob("index-*"):
-        if p.name != keep:
+def switch_current(models_dir: Path, main: str, delta: str | None = None) -> None:
+    """Point CURRENT at a main folder (and a delta folder) in one atomic rename: a reader sees the old
+    pair or the new pair, never half of each."""
+    pointer = models_dir / f".{CURRENT}.tmp-{os.getpid()}-{time.time_ns()}"
+    pointer.write_text(main + (f"\n{delta}" if delta else ""))
+    os.replace(pointer, models_dir / CURRENT)
+
+
+def save_index(index: Index, models_dir: Path) -> Path:
+    """Write the index into a fresh folder, then switch CURRENT to it (no delta) atomically; old folders go."""
+    meta = dict(index.meta, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    final = save_folder(index, models_dir, "index", meta)
+    switch_current(models_dir, final.name)
+    index.meta = meta
+    clean_stale(models_dir, keep=(final.name,))
+    return final
+
+
+def clean_stale(models_dir: Path, keep: Sequence[str] | None = None) -> None:
+    """Remove index and delta folders that CURRENT does not name and temp leftovers of interrupted
+    writes. Call under the writer lock (a writer's folder is not named by CURRENT until it switches)."""
+    keep = set(keep if keep is not None else current_pointer(models_dir))
+    for pattern in ("index-*", "delta-*"):
+        for p in models_dir.glob(pattern):
+            if p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+    for pattern in (".tmp-index-*", ".tmp-delta-*"):
+        for p in models_dir.glob(pattern):
             shutil.rmtree(p, ignore_errors=True)
-    for p in models_dir.glob(".tmp-index-*"):
-        shutil.rmtree(p, ignore_errors=True)
     for p in models_dir.glob(f".{CURRENT}.tmp-*"):
         p.unlink(missing_ok=True)
 
 
-def current_name(models_dir: Path) -> str | None:
+def current_pointer(models_dir: Path) -> tuple[str, ...]:
+    """(main folder,) or (main folder, delta folder) as CURRENT names them; () when there is none."""
     try:
-        return (models_dir / CURRENT).read_text().strip() or None
+        text = (models_dir / CURRENT).read_text()
     except OSError:
-        return None
+        return ()
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if not names or any("/" in n or n.startswith(".") for n in names):  # only plain folder names in models/
+        return ()
+    return names[:2]
+
+
+def current_name(models_dir: Path) -> str | None:
+    """The live main folder's name."""
+    names = current_pointer(models_dir)
+    return names[0] if names else None
 
 
 def read_meta(models_dir: Path) -> dict | None:
+    """The live main folder's metadata."""
     name = current_name(models_dir)
     if not name:
         return None
+    return read_folder_meta(models_dir / name)
+
+
+def read_folder_meta(folder: Path) -> dict | None:
     try:
-        return json.loads((models_dir / name / "meta.json").read_text())
+        meta = json.loads((folder / "meta.json").read_text())
     except (OSError, ValueError):
         return None
+    return meta if isinstance(meta, dict) else None
 
 
 def load_index(models_dir: Path) -> Index:
-    """Load the index CURRENT names (numpy arrays with allow_pickle=False, JSON)."""
+    """Load the main index CURRENT names (numpy arrays with allow_pickle=False, JSON)."""
     name = current_name(models_dir)
     if not name:
         raise IndexError_(f"no index in {models_dir}; run `qa-service index`")
-    folder = models_dir / name
+    return load_folder(models_dir / name)
+
+
+def load_folder(folder: Path) -> Index:
+    """Load the index (main or delta segment) saved in `folder`."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != INDEX_FORMAT:
             raise IndexError_(f"index format {meta.get('format')} is not {INDEX_FORMAT}; rebuild it")
         with np.load(folder / "matrix.npz", allow_pickle=False) as z:
-            matrix = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+            counts = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
         with np.load(folder / "sentences.npz", allow_pickle=False) as z:
-            idf = z["idf"]
             table = {c: z[c] for c in _SENTENCE_COLUMNS}
         vocab = json.loads((folder / "vocab.json").read_text())
         vectors = {name: np.load(folder / f"vectors-{name}.npy", allow_pickle=False).astype(np.float32)
@@ -261,9 +361,10 @@ def load_index(models_dir: Path) -> Index:
         lines = (folder / "docs.jsonl").read_text(encoding="utf-8").splitlines()
         bounds = np.searchsorted(table["doc"], np.arange(len(lines) + 1))
         docs = [_doc_from_json(json.loads(line), table, bounds[i], bounds[i + 1]) for i, line in enumerate(lines)]
+        return Index(docs, vocab, counts, table, meta, vectors, k1=float(meta.get("k1", 1.2)),
+                     b=float(meta.get("b", 0.75)))
     except (OSError, ValueError, KeyError) as exc:
         raise IndexError_(f"index in {folder} is unreadable: {exc}") from exc
-    return Index(docs, vocab, idf, matrix, table, meta, vectors)
 
 
 def _doc_from_json(row: dict, table: dict[str, np.ndarray], lo: int, hi: int) -> Document:

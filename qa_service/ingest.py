@@ -5,15 +5,16 @@ Storage (store_reports): a report is `<corpus>/<id>.txt` (its text exactly as se
 sidecar `<corpus>/<id>.meta.json` ({title?, source, added, original_id?, sha256}, see corpus.py);
 both are written atomically (temp file in the same folder, made durable, os.replace, fsync of the
 folder), the sidecar first, so the .txt's rename is the moment the report exists. Through the API,
-the whole index is then rebuilt from the corpus into a new folder beside the old one and
-models/CURRENT is switched to it atomically (index.save_index), so readers keep answering from the
-old index until the swap. Every write runs under the writer lock
-(flock on models/.lock), so two workers never write or build at once.
+the index then takes the change incrementally (live.py): the one report is indexed into a new delta
+segment folder (or its id added to the delta's deleted ids) and models/CURRENT is switched to it
+atomically, so readers keep answering from the old index until the switch and no other report is
+read again. (`qa-service import` stores many reports, then rebuilds.) Every write runs under the
+writer lock (flock on models/.lock), so two workers never write at once.
 
 Crash safety: if the process dies before the report's os.replace, only a `.`-prefixed temp file (and
-perhaps its sidecar) is left, which start-up removes (the ingest did not happen); if it dies after it, the corpus no longer
-matches the index fingerprint and start-up rebuilds (the ingest fully happened). Deletion moves the
-file aside to a temp name first, with the same two outcomes.
+perhaps its sidecar) is left, which start-up removes (the ingest did not happen); if it dies after it
+but before the switch, the corpus no longer matches the index fingerprint and start-up rebuilds (the
+ingest fully happened). Deletion moves the file aside to a temp name first, with the same two outcomes.
 """
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ from .corpus import (SIDECAR_SUFFIX, CorpusError, build_document, corpus_files, 
 from .lexicon import is_word
 
 TEMP_MARK = ".tmp-"
+
+
+class ReportSkipped(Exception):
+    """The stored report cannot make a document (the message says why); the index did not change."""
 
 
 class IngestError(Exception):
@@ -191,15 +196,17 @@ def _taken(corpus: Path, doc_id: str, known: Collection[str]) -> str | None:
 
 
 def add_report(settings: Settings, doc_id: str, text: str, title: str | None,
-               known_ids: Callable[[], Collection[str]], rebuild: Callable[[], object],
+               known_ids: Callable[[], Collection[str]], index_add: Callable[[str], object],
                source: dict | None = None):
-    """Store a new report and rebuild the index; returns what `rebuild` returns. All or nothing: the
-    report ends up stored and served by the new index, or nothing is stored and IngestError says why.
+    """Store a new report and add it to the index; returns what `index_add(doc_id)` returns. All or
+    nothing: the report ends up stored and served by the new index, or nothing is stored and
+    IngestError says why.
 
-    `known_ids` gives the ids of the newest index (called under the lock); `rebuild` rebuilds and
-    swaps the index (service.build); `source` goes into the sidecar ({"kind": "api", "format": "text"}
-    by default). IngestError 409 for an id already in use (case-insensitively),
-    422 for a report the build cannot index."""
+    `known_ids` gives the ids of the newest index (called under the lock); `index_add` indexes the
+    stored report and switches the index (live.add_document), raising ReportSkipped when the report
+    cannot make a document; `source` goes into the sidecar ({"kind": "api", "format": "text"} by
+    default). IngestError 409 for an id already in use (case-insensitively), 422 for a report the
+    index cannot take."""
     from .service import writer_lock
 
     check_report(doc_id, text, title)
@@ -216,26 +223,15 @@ def add_report(settings: Settings, doc_id: str, text: str, title: str | None,
         try:
             sidecar = make_sidecar(text.encode("utf-8"), title, source or {"kind": "api", "format": "text"})
             store_report(corpus, doc_id, text, sidecar)
-            result = rebuild()
-            index = getattr(result, "index", None)
-            if index is not None and doc_id not in index.doc_by_id:
-                # The build skipped it after all: say why, and put the corpus and index back.
-                errors = [e for e in getattr(result, "errors", []) if getattr(e, "doc_id", None) == doc_id]
-                reason = errors[0].message if errors else "the index build skipped the report"
-                raise _Skipped(reason)
+            try:
+                result = index_add(doc_id)
+            except ReportSkipped as exc:  # defence in depth: check_report built it already
+                raise IngestError(422, "invalid_report", str(exc))
             stored = True
             return result
-        except _Skipped as exc:
-            _roll_back(corpus, path, side)
-            rebuild()  # the index goes back to the corpus without the report
-            raise IngestError(422, "invalid_report", str(exc))
         finally:
             if not stored:
                 _roll_back(corpus, path, side)
-
-
-class _Skipped(Exception):
-    pass
 
 
 def _roll_back(corpus: Path, path: Path, side: Path) -> None:
@@ -246,10 +242,11 @@ def _roll_back(corpus: Path, path: Path, side: Path) -> None:
 
 
 def delete_report(settings: Settings, doc_id: str, known_ids: Callable[[], Collection[str]],
-                  rebuild: Callable[[], object]):
-    """Remove a stored report and rebuild the index. IngestError 404 when no such document, 409 when
-    the document does not come from a corpus .txt file (e.g. a JSONL file) and so cannot be removed."""
-    from .service import writer_lock
+                  index_delete: Callable[[str, int], object]):
+    """Remove a stored report and take it out of the index (`index_delete(doc_id, digest)`, digest =
+    service.report_digest of its files). IngestError 404 when no such document, 409 when the document
+    does not come from a corpus .txt file (e.g. a JSONL file) and so cannot be removed."""
+    from .service import report_digest, writer_lock
 
     if not valid_doc_id(doc_id):
         raise IngestError(400, "invalid_id", f"{doc_id[:60]!r} is not a valid document id")
@@ -262,12 +259,13 @@ def delete_report(settings: Settings, doc_id: str, known_ids: Callable[[], Colle
                 raise IngestError(409, "not_deletable", f"document {doc_id!r} is not stored in the corpus "
                                                         "folder (it comes from a JSONL file)")
             raise IngestError(404, "unknown_document", f"no document with id {doc_id!r}")
+        digest = report_digest(path)
         aside = [(p, _temp_name(p, "del-")) for p in (path, side) if p.exists()]
         for p, tmp in aside:
             os.replace(p, tmp)
         fsync_dir(corpus)
         try:
-            result = rebuild()
+            result = index_delete(doc_id, digest)
         except BaseException:
             for p, tmp in aside:
                 os.replace(tmp, p)

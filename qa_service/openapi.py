@@ -62,7 +62,7 @@ def spec(settings: Settings | None = None) -> dict:
                                                     "properties": {"documents": {"type": "array",
                                                                                  "items": _ref("DocumentSummary")}}},
                                                    "Every indexed document."), **common}},
-                "post": {"operationId": "addDocument", "summary": "Add a report and rebuild the index",
+                "post": {"operationId": "addDocument", "summary": "Add a report and add it to the index",
                          "description": "text/plain or application/pdf body with ?id= and ?title=, or JSON "
                                         "{id?, title?, text}. Without an id one is generated; a PDF's title "
                                         "defaults to its metadata title. The report is stored in the corpus "
@@ -90,7 +90,7 @@ def spec(settings: Settings | None = None) -> dict:
                 "get": {"operationId": "getDocument", "summary": "One document's text, sections and entities",
                         "responses": {"200": _json(_ref("Document"), "The document."),
                                       "404": _error("NotFound"), **common}},
-                "delete": {"operationId": "deleteDocument", "summary": "Remove a stored report and rebuild the index",
+                "delete": {"operationId": "deleteDocument", "summary": "Remove a stored report and take it out of the index",
                            "security": auth,
                            "responses": {"200": _json({"type": "object", "required": ["id", "deleted"],
                                                        "properties": {"id": {"type": "string"},

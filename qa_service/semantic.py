@@ -102,8 +102,15 @@ class WordLlamaEncoder:
         self.name = name
         self.dim = int(self.table.shape[1])
 
+    # Texts encoded per call to the tokenizer and table: the token vectors of a chunk are gathered at
+    # once (tokens x 256 float32), which for every sentence of 100k reports would be ~16 GB. Each
+    # text's mean is computed on its own, so chunking does not change any vector.
+    CHUNK = 4096
+
     def encode(self, texts: list[str]) -> np.ndarray:
         texts = _check_texts(texts)
+        if len(texts) > self.CHUNK:
+            return np.concatenate([self.encode(texts[i:i + self.CHUNK]) for i in range(0, len(texts), self.CHUNK)])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out

@@ -15,11 +15,13 @@ from .qa import Answerer
 from .config import Settings
 from .analysis import terms
 from .concepts import load_matcher, vocabulary_hash
-from .corpus import LoadError, fingerprint, load_corpus, read_sidecar, sidecars_fingerprint
-from .index import Index, IndexError_, build_index, clean_stale, load_index, read_meta, save_index
+from .corpus import SIDECAR_SUFFIX, LoadError, corpus_files, load_corpus, read_sidecar
+from .index import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
+                    save_index)
 from .lexicon import is_word
 from .nlp import ClinicalNLP
 from .qa.spelling import SpellingCorrector
+from .segments import Segments, load_segments
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class BuildReport:
     rebuilt: bool = False
     seconds: float = 0.0
     changes: CorpusChanges | None = None
+    segments: Segments | None = None  # the main (and delta) segments `index` is the view of
 
 
 LOCK_FILE = ".lock"
@@ -93,13 +96,71 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
         os.close(fd)
 
 
+DIGEST_BITS = 128
+
+
+def report_digest(path: Path) -> int:
+    """A 128-bit digest of one corpus report: its file name, its bytes and its title sidecar's bytes."""
+    h = hashlib.sha256(path.name.encode() + b"\0")
+    try:
+        with path.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        h.update(b"<unreadable>")
+    h.update(b"\0sidecar\0")
+    try:
+        h.update((path.parent / f"{path.stem}{SIDECAR_SUFFIX}").read_bytes())
+    except OSError:
+        h.update(b"<none>")
+    return int.from_bytes(h.digest()[:DIGEST_BITS // 8], "big")
+
+
+@dataclass(frozen=True)
+class CorpusDigest:
+    """What an index was built from, as a multiset hash that one report can update:
+
+        fingerprint = sha256(base ":" sum(report_digest(r) for r in corpus) mod 2**128)
+
+    `base` hashes what is not a corpus report (pipeline version, vocabulary, encoders).
+    Adding or removing a report adds or subtracts its digest, so an ingest updates the fingerprint
+    without reading the other reports, and it equals what hashing the whole corpus gives. (A sum is
+    a change detector, not a defence against crafted collisions.)"""
+    base: str
+    total: int
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.base}:{self.total:032x}".encode()).hexdigest()[:16]
+
+    def plus(self, digest: int) -> "CorpusDigest":
+        return CorpusDigest(self.base, (self.total + digest) % (1 << DIGEST_BITS))
+
+    def minus(self, digest: int) -> "CorpusDigest":
+        return CorpusDigest(self.base, (self.total - digest) % (1 << DIGEST_BITS))
+
+    def to_meta(self) -> dict:
+        return {"fingerprint": self.fingerprint, "fingerprint_base": self.base, "corpus_sum": f"{self.total:032x}"}
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "CorpusDigest | None":
+        try:
+            return cls(str(meta["fingerprint_base"]), int(meta["corpus_sum"], 16))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def corpus_digest(settings: Settings) -> CorpusDigest:
+    """The digest of the corpus as it is now (reads every report once, as a build does)."""
+    h = hashlib.sha256(f"v{PIPELINE_VERSION}-{vocabulary_hash()}-enc:{','.join(settings.encoders)}".encode())
+    total = sum(report_digest(p) for p in corpus_files(settings.corpus_dir)) % (1 << DIGEST_BITS)
+    return CorpusDigest(h.hexdigest()[:16], total)
+
+
 def corpus_fingerprint(settings: Settings) -> str:
-    """Changes when the corpus, its title sidecars, the pipeline version or the shipped vocabulary changes."""
-    extra = f"v{PIPELINE_VERSION}-{vocabulary_hash()}-enc:{','.join(settings.encoders)}"
-    sidecars = sidecars_fingerprint(settings.corpus_dir)
-    if sidecars:
-        extra += f"+titles:{sidecars}"
-    return fingerprint(settings.corpus_dir, extra=extra)
+    """Changes when the corpus, its sidecars, the pipeline version, the shipped vocabulary or the
+    encoders change."""
+    return corpus_digest(settings).fingerprint
 
 
 def _iso_mtime(path: Path) -> str | None:
@@ -199,7 +260,7 @@ def build(settings: Settings, progress: Callable[..., Iterable] | None = None) -
     """Load the corpus, fit the index and save it atomically under models/ (beside the old one, which
     keeps serving until the swap); log which reports were added, removed or changed since it."""
     t0 = time.perf_counter()
-    fp = corpus_fingerprint(settings)
+    digest = corpus_digest(settings)
     old_meta = read_meta(settings.models_dir)
     docs, errors = load_corpus(settings.corpus_dir, is_word=is_word, progress=progress)
     docs, reports = _apply_sidecars(docs)
@@ -213,22 +274,22 @@ def build(settings: Settings, progress: Callable[..., Iterable] | None = None) -
     if progress is not None:
         encoders = {name: _encoding_progress(name, encode, progress) for name, encode in encoders.items()}
     index = build_index(docs, featurizer(settings), k1=settings.bm25_k1, b=settings.bm25_b, encoders=encoders,
-                        meta={"fingerprint": fp, "pipeline": PIPELINE_VERSION,
+                        meta={**digest.to_meta(), "pipeline": PIPELINE_VERSION,
                               "errors": [str(e) for e in errors],
                               "failed_reports": [e.to_dict() for e in errors],
                               "changes": changes.to_dict(), "reports": reports})
     if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
         time.sleep(settings.test_slow_build_seconds)
     t2 = time.perf_counter()
-    save_index(index, settings.models_dir)
+    folder = save_index(index, settings.models_dir)
     log.info("fitted in %.1f s, saved in %.1f s", t2 - t1, time.perf_counter() - t2)
     log.info("index of %d reports (%d failed to load): %s", len(docs), len(errors), changes.summary())
-    return BuildReport(index, errors, True, time.perf_counter() - t0, changes)
+    return BuildReport(index, errors, True, time.perf_counter() - t0, changes, Segments(index, folder.name))
 
 
 def index_is_current(settings: Settings) -> dict | None:
-    """The saved index's metadata when it was built from the corpus as it is now, else None."""
-    meta = read_meta(settings.models_dir)
+    """The served index's metadata when it was built from the corpus as it is now, else None."""
+    meta = served_meta(settings)
     return meta if meta and meta.get("fingerprint") == corpus_fingerprint(settings) else None
 
 
@@ -241,11 +302,18 @@ def failed_reports(index: Index) -> list[LoadError]:
     return out
 
 
+def served_meta(settings: Settings) -> dict | None:
+    """The metadata of what CURRENT serves: the delta's when there is one (it carries the fingerprint
+    of the corpus main + delta stand for), else the main segment's."""
+    names = current_pointer(settings.models_dir)
+    return read_folder_meta(settings.models_dir / names[-1]) if names else None
+
+
 def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
     if index_is_current(settings):
         try:
-            index = load_index(settings.models_dir)
-            return BuildReport(index, failed_reports(index), False, time.perf_counter() - t0)
+            segs = load_segments(settings.models_dir)
+            return BuildReport(segs.view, failed_reports(segs.view), False, time.perf_counter() - t0, segs)
         except IndexError_ as exc:
             log.warning("rebuilding: %s", exc)
     return None

@@ -279,10 +279,11 @@ def test_failed_rebuild_rolls_back(svc, monkeypatch):
     before = _ids(c)
     current = (s.models_dir / "CURRENT").read_text()
 
-    def broken():
+    def broken(*args):
         raise RuntimeError("disk on fire /secret/path")
 
-    monkeypatch.setattr(state, "rebuild", broken)
+    monkeypatch.setattr(state, "index_add", broken)
+    monkeypatch.setattr(state, "index_delete", broken)
     r = c.post("/api/documents", json={"id": "stonefish", "text": STONEFISH}, headers=AUTH)
     _error(r, 500, "internal_error")
     assert b"secret" not in r.data and b"Traceback" not in r.data
