@@ -47,6 +47,7 @@ browser-deps:
 
 # pytest exit code 5 means no test was collected: a broken setup, not a pass.
 test: install browser-deps
+	$(BIN)/ruff check qa_service tests benchmarks evaluation
 	@$(BIN)/python -m pytest -q -rs; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 

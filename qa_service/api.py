@@ -30,7 +30,7 @@ from .corpus import resolve_doc_id
 from .index import IndexError_, current_pointer
 from .ingest import IngestError
 from .segments import Segments, load_segments
-from .service import LockTimeout
+from .locking import LockTimeout
 
 log = logging.getLogger("qa_service.api")
 api = Blueprint("api", __name__, url_prefix="/api")

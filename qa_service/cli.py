@@ -39,7 +39,8 @@ def _print_failed(failed: list) -> None:
 
 def update_index(settings, force: bool = False) -> int:
     """Rebuild the index when the corpus changed since it was built (or with force); print the outcome."""
-    from .service import build, failed_reports, index_is_current, writer_lock
+    from .locking import writer_lock
+    from .service import build, failed_reports, index_is_current
     from .index import load_index
 
     with writer_lock(settings):  # never at the same time as a running server's ingest
@@ -71,7 +72,7 @@ def cmd_index(args) -> int:
 
 def cmd_import(args) -> int:
     from .importer import import_paths
-    from .service import LockTimeout
+    from .locking import LockTimeout
 
     settings = _settings(args)
     try:
@@ -251,7 +252,7 @@ class Asker:
 
     def __init__(self, args):
         self.args = args
-        local_index = args.local or args.corpus or args.models or args.jsonl
+        local_index = args.local or args.corpus or args.models
         self.base = None if local_index else _server(args.url)
         self.answerer = self.settings = None
         if self.base is None:
@@ -388,7 +389,18 @@ def main(argv: list[str] | None = None) -> int:
     _ask_parser(p)
     p.set_defaults(func=cmd_ask)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return _run(args.func, args)
+
+
+def _run(func, args) -> int:
+    """Run a command; a bad setting is a one-line error naming the variable, not a traceback."""
+    from .config import SettingsError
+
+    try:
+        return func(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -408,7 +420,7 @@ def ask_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--document", help="restrict to one document id")
     parser.add_argument("--json", action="store_true", help="print the API's JSON")
     _common(parser)
-    return cmd_qa_ask(parser.parse_args(argv))
+    return _run(cmd_qa_ask, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

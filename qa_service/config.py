@@ -13,21 +13,34 @@ def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name, default))
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+class SettingsError(ValueError):
+    """A setting's value is invalid; the message names the environment variable."""
 
 
-def _env_float(name: str, default: float | None) -> float | None:
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = int(raw)
     except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _env_float(name: str, default: float | None, minimum: float = 0.0) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
         return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum or value == float("inf"):  # also refuses NaN
+        raise SettingsError(f"{name}={raw} must be a finite number of at least {minimum}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -87,15 +100,15 @@ class Settings:
         s = cls(
             corpus_dir=_env_path("QA_CORPUS_DIR", "corpus"),
             models_dir=_env_path("QA_MODELS_DIR", "models"),
-            top_k=_env_int("QA_TOP_K", 3),
-            max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 1000),
-            max_body_bytes=_env_int("QA_MAX_BODY_BYTES", 2 * 1024 * 1024),
+            top_k=_env_int("QA_TOP_K", 3, minimum=1),
+            max_question_chars=_env_int("QA_MAX_QUESTION_CHARS", 1000, minimum=1),
+            max_body_bytes=_env_int("QA_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1),
             abstain_threshold=_env_float("QA_ABSTAIN_THRESHOLD", None),
             admin_token=os.environ.get("QA_ADMIN_TOKEN") or None,
             encoders=tuple(e.strip() for e in os.environ.get("QA_ENCODERS", "wl,lm").split(",") if e.strip()),
             cors_origins=cors,
-            workers=_env_int("QA_WORKERS", 2),
-            threads=_env_int("QA_THREADS", 4),
+            workers=_env_int("QA_WORKERS", 2, minimum=1),
+            threads=_env_int("QA_THREADS", 4, minimum=1),
             reload_interval=_env_float("QA_RELOAD_INTERVAL", 0.2),
             lock_timeout=_env_float("QA_LOCK_TIMEOUT", 300.0),
             write_wait=_env_float("QA_WRITE_WAIT", 2.0),
@@ -106,4 +119,8 @@ class Settings:
             merge_max_docs=_env_int("QA_MERGE_MAX_DOCS", 1000),
             test_slow_build_seconds=_env_float("QA_TEST_SLOW_BUILD_SECONDS", 0.0),
         )
+        encoders = set(s.encoders) - {"wl", "lm"}
+        if encoders:
+            raise SettingsError(f"QA_ENCODERS={os.environ.get('QA_ENCODERS')!r}: unknown encoder(s) "
+                                f"{', '.join(sorted(encoders))} (known: wl, lm)")
         return replace(s, **{k: v for k, v in overrides.items() if v is not None})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +181,7 @@ def import_paths(settings: Settings, paths: Iterable[Path], replace: bool = Fals
                  progress: Callable[[Iterable], Iterable] | None = None) -> ImportResult:
     """Import every report of `paths` (files or folders) into settings.corpus_dir; see the module doc.
     FileNotFoundError (before anything is stored) when a path does not exist."""
-    from .service import writer_lock
+    from .locking import writer_lock
 
     t0 = time.perf_counter()
     files, ignored = collect([Path(p) for p in paths])

@@ -207,7 +207,7 @@ def add_report(settings: Settings, doc_id: str, text: str, title: str | None,
     cannot make a document; `source` goes into the sidecar ({"kind": "api", "format": "text"} by
     default). IngestError 409 for an id already in use (case-insensitively), 422 for a report the
     index cannot take."""
-    from .service import writer_lock
+    from .locking import writer_lock
 
     check_report(doc_id, text, title)
     corpus = settings.corpus_dir
@@ -246,7 +246,8 @@ def delete_report(settings: Settings, doc_id: str, known_ids: Callable[[], Colle
     """Remove a stored report and take it out of the index (`index_delete(doc_id, digest)`, digest =
     service.report_digest of its files). IngestError 404 when no such document, 409 when the document
     does not come from a corpus .txt file (e.g. a JSONL file) and so cannot be removed."""
-    from .service import report_digest, writer_lock
+    from .corpus_digest import report_digest
+    from .locking import writer_lock
 
     if not valid_doc_id(doc_id):
         raise IngestError(400, "invalid_id", f"{doc_id[:60]!r} is not a valid document id")

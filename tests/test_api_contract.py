@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-import pytest
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 

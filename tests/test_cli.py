@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import EVAL
 
 
@@ -88,3 +90,18 @@ def test_qa_ask_asks_a_running_server(app, tmp_path):
         assert not (tmp_path / "models").exists()  # never loaded an index
     finally:
         server.stop()
+
+
+def test_a_bad_setting_is_an_error_naming_the_variable(monkeypatch, capsys):
+    from qa_service.cli import main
+    from qa_service.config import Settings, SettingsError
+
+    for name, value in (("QA_TOP_K", "three"), ("QA_WORKERS", "0"), ("QA_RELOAD_INTERVAL", "nan"),
+                        ("QA_ENCODERS", "wl,bert")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env()
+        assert main(["index", "--corpus", "/nonexistent"]) == 2
+        assert name in capsys.readouterr().err
+        monkeypatch.delenv(name)
+    assert Settings.from_env().top_k == 3

@@ -1,8 +1,6 @@
 import json
-import os
 import shutil
 
-import pytest
 
 from qa_service.config import Settings
 from qa_service.importer import import_paths

@@ -341,7 +341,7 @@ def test_writer_lock_times_out_when_held(tmp_path):
     import sys
 
     from qa_service.api import create_app
-    from qa_service.service import LockTimeout, writer_lock
+    from qa_service.locking import LockTimeout, writer_lock
 
     s = _settings(tmp_path, lock_timeout=0.2)
     app = create_app(s)  # builds the index first

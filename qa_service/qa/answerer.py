@@ -18,6 +18,7 @@ from ..lexicon import rarity
 from ..analysis import query_terms, stem
 from ..question import QuestionAnalysis, analyze_question
 from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
+from .errors import UnknownDocument
 from .candidates import CandidateRetriever, Candidates
 from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, FeatureExtractor
 from .focus import make_answer
@@ -79,10 +80,6 @@ class Prepared:
 
 
 FRAME_STEMS = frozenset(stem(w) for w in FRAME)  # "treatment" is no referent for "it"
-
-
-class UnknownDocument(KeyError):
-    """The question was restricted to a document the index does not hold."""
 
 
 def load_model(path: Path = MODEL_FILE) -> dict:

@@ -52,7 +52,7 @@ PATTERNS: dict[str, list[re.Pattern]] = {
     )],
     "dose": [re.compile(rf"(?<![\w.]){RANGE}\s*{DOSE_UNIT}\b{FREQUENCY}", re.I)],
     "measurement": [re.compile(p, re.I) for p in (
-        rf"(?<![\w.])\d+(?:[.,]\d+)?\s*[×x]\s*\d+(?:[.,]\d+)?(?:\s*[×x]\s*\d+(?:[.,]\d+)?)?\s*(?:cm|mm|m)\b",
+        r"(?<![\w.])\d+(?:[.,]\d+)?\s*[×x]\s*\d+(?:[.,]\d+)?(?:\s*[×x]\s*\d+(?:[.,]\d+)?)?\s*(?:cm|mm|m)\b",
         rf"(?<![\w.])[<>≤≥]?\s*\d+(?:[.,]\d+)*(?:\s*(?:-|–|to)\s*\d+(?:[.,]\d+)*)?\s*(?:{MEASURE_UNIT})(?![a-z])",
         r"(?<![\w.])\d+(?:[.,]\d+)?/\d+(?:[.,]\d+)?\s*(?:mm\s*hg)?",  # blood pressure
     )],
@@ -60,7 +60,7 @@ PATTERNS: dict[str, list[re.Pattern]] = {
     "duration": [re.compile(p, re.I) for p in (
         rf"\b(?:(?:for|during|over|within|after|in|lasting)\s+(?:the\s+)?(?:past\s+|last\s+|next\s+|following\s+|first\s+)?)?{RANGE}\s*{TIME_UNIT}\b",
         rf"\b(?:between\s+)?(?:the\s+)?{ORD}(?:\s+(?:and|to|or)\s+(?:the\s+)?{ORD})?\s+(?:day|week|month|year)s?\b",
-        rf"\b(?:for|after|within|in)\s+(?:a|an|one)\s+(?:day|week|month|year|hour)\b",
+        r"\b(?:for|after|within|in)\s+(?:a|an|one)\s+(?:day|week|month|year|hour)\b",
     )],
     "date": [re.compile(p, re.I) for p in (
         r"\b(?:on\s+)?(?:hospital\s+|postoperative\s+|post-operative\s+|admission\s+)?day\s+\d+\b",
