@@ -82,7 +82,7 @@ def _commit(settings: Settings, segs: Segments, delta: Index, stamps: dict[str, 
     deleted = sorted(set(deleted) & set(segs.main.doc_by_id))
     if not delta.docs and not deleted and digest == CorpusDigest.from_meta(segs.main.meta) \
             and failed == list(segs.main.meta.get("failed_reports") or []):
-        switch_current(models, segs.main_name)
+        _switch(settings, segs.main_name)
         if segs.delta_name:
             shutil.rmtree(models / segs.delta_name, ignore_errors=True)
         return Segments(segs.main, segs.main_name)
@@ -93,12 +93,16 @@ def _commit(settings: Settings, segs: Segments, delta: Index, stamps: dict[str, 
     meta["reports"] = {d: r for d, r in (reports or {}).items() if d in delta.doc_by_id}
     delta = Index(delta.docs, delta.vocab, delta.counts, delta.sentences, meta, delta.vectors, k1=delta.k1, b=delta.b)
     name = save_folder(delta, models, "delta", meta).name
-    if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
-        time.sleep(settings.test_slow_build_seconds)
-    switch_current(models, segs.main_name, name)
+    _switch(settings, segs.main_name, name)
     if segs.delta_name and segs.delta_name != name:
         shutil.rmtree(models / segs.delta_name, ignore_errors=True)
     return Segments(segs.main, segs.main_name, delta, name)
+
+
+def _switch(settings: Settings, main: str, delta: str | None = None) -> None:
+    if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
+        time.sleep(settings.test_slow_build_seconds)
+    switch_current(settings.models_dir, main, delta)
 
 
 def _delta_parts(segs: Segments) -> tuple[Index, dict[str, int], frozenset[str]]:
