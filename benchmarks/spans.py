@@ -170,7 +170,10 @@ def run(which: str, workdir: Path, verbose: bool = False) -> dict:
             by_kind.setdefault(kind, [0, 0])
             by_kind[kind][0] += 1
             by_kind[kind][1] += ok
-            res = a.ask(r["question"], top_k=1, document_id=r.get("doc"))
+            from qa_service.corpus import resolve_doc_id
+
+        doc = resolve_doc_id(a.index.doc_by_id, r["doc"]) if r.get("doc") else None  # imported URL ids
+        res = a.ask(r["question"], top_k=1, document_id=doc)
             top = res.answers[0] if res.answers else None
             top_span = (top.span or {}).get("text") if top is not None else None
             is_hit = top is not None and hit(top.text, r["evidence"])
