@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from qa_service.analysis import normalize_for_match  # noqa: E402
+from qa_service.corpus import resolve_doc_id  # noqa: E402
 from qa_service.qa.spans import NUMBER_WORDS, ORDINAL_WORDS, find_span, span_type  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -122,8 +123,6 @@ def evidence_answer(answerer, doc_id: str | None, evidence: list[str]):
     from qa_service.qa.focus import make_answer
 
     index = answerer.index
-    from qa_service.corpus import resolve_doc_id
-
     d = index.doc_by_id[resolve_doc_id(index.doc_by_id, doc_id)] if doc_id is not None else 0
     lo, hi = int(index.doc_rows[d]), int(index.doc_rows[d + 1])
     targets = [normalize_for_match(e) for e in evidence]
@@ -170,10 +169,8 @@ def run(which: str, workdir: Path, verbose: bool = False) -> dict:
             by_kind.setdefault(kind, [0, 0])
             by_kind[kind][0] += 1
             by_kind[kind][1] += ok
-            from qa_service.corpus import resolve_doc_id
-
-        doc = resolve_doc_id(a.index.doc_by_id, r["doc"]) if r.get("doc") else None  # imported URL ids
-        res = a.ask(r["question"], top_k=1, document_id=doc)
+            doc = resolve_doc_id(a.index.doc_by_id, r["doc"]) if r.get("doc") else None  # imported URL ids
+            res = a.ask(r["question"], top_k=1, document_id=doc)
             top = res.answers[0] if res.answers else None
             top_span = (top.span or {}).get("text") if top is not None else None
             is_hit = top is not None and hit(top.text, r["evidence"])
