@@ -452,7 +452,8 @@ def health():
     return jsonify({"status": "ok", "documents": len(index.docs), "passages": index.n_sentences,
                     "failed_reports": failed[:MAX_FAILED_LISTED], "failed_reports_count": len(failed),
                     "sources": _sources(index),
-                    "index": {"built_at": index.meta.get("built_at"), "changes": changes}})
+                    "index": {"built_at": index.meta.get("built_at"), "changes": changes,
+                              "delta": index.meta.get("delta") or {"documents": 0, "deleted": 0}}})
 
 
 @api.get("/openapi.json")

@@ -128,9 +128,15 @@ def spec(settings: Settings | None = None) -> dict:
                                                                "type": "object", "properties": {
                                                                    "built_at": {"type": ["string", "null"]},
                                                                    "changes": {"oneOf": [_ref("IndexChanges"),
-                                                                                         {"type": "null"}]}},
-                                                               "description": "When the index was built and "
-                                                                              "what that build changed."}}},
+                                                                                         {"type": "null"}]},
+                                                                   "delta": {"type": "object", "properties": {
+                                                                       "documents": {"type": "integer"},
+                                                                       "deleted": {"type": "integer"}}}},
+                                                               "description": "When the main index was last "
+                                                                              "built, what that build changed, "
+                                                                              "and the reports added and "
+                                                                              "deleted since (the delta "
+                                                                              "segment)."}}},
                                            "Serving."),
                               **common}}},
             "/api/openapi.json": {"get": {

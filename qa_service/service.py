@@ -231,7 +231,7 @@ def build(settings: Settings, progress: Callable[..., Iterable] | None = None) -
     folder = save_index(index, settings.models_dir)
     log.info("fitted in %.1f s, saved in %.1f s", t2 - t1, time.perf_counter() - t2)
     log.info("index of %d reports (%d failed to load): %s", len(docs), len(errors), changes.summary())
-    return BuildReport(index, errors, True, time.perf_counter() - t0, changes, Segments(index, folder.name))
+    return BuildReport(index, errors, True, time.perf_counter() - t0, changes, segments=Segments(index, folder.name))
 
 
 def index_is_current(settings: Settings) -> dict | None:
@@ -260,7 +260,7 @@ def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
     if index_is_current(settings):
         try:
             segs = load_segments(settings.models_dir)
-            return BuildReport(segs.view, failed_reports(segs.view), False, time.perf_counter() - t0, segs)
+            return BuildReport(segs.view, failed_reports(segs.view), False, time.perf_counter() - t0, segments=segs)
         except IndexError_ as exc:
             log.warning("rebuilding: %s", exc)
     return None

@@ -87,7 +87,8 @@ def test_ingest_json_then_ask_then_delete(svc):
     health = c.get("/api/health").get_json()
     assert {(g["kind"], g.get("file"), g["documents"]) for g in health["sources"]} == {
         ("api", None, 1), ("import", "extra.jsonl", 1), ("corpus", None, 1)}
-    assert health["index"]["changes"] == {"added": 1, "removed": 0, "changed": 0, "compared": True}
+    # Added incrementally: the last full build's changes stay; the delta segment holds the new report.
+    assert health["index"]["delta"] == {"documents": 1, "deleted": 0}
     answers = c.post("/api/ask", json={"question": STONEFISH_QUESTION}).get_json()["answers"]
     assert answers and answers[0]["document_id"] == "stonefish" and STONEFISH_ANSWER in answers[0]["text"]
     assert answers[0]["document_title"] == STONEFISH_TITLE

@@ -19,6 +19,7 @@ from ..analysis import query_terms, stem
 from ..question import QuestionAnalysis, analyze_question
 from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
 from .errors import UnknownDocument
+from ..corpus import resolve_doc_id
 from .candidates import CandidateRetriever, Candidates
 from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, FeatureExtractor
 from .focus import make_answer
@@ -267,10 +268,19 @@ class Answerer:
     def _rows(self, document_id: str | None) -> slice:
         if document_id is None:
             return slice(0, self.index.n_sentences)
-        d = self.index.doc_by_id.get(document_id)
+        d = self.doc_number(document_id)
+        return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
+
+    def doc_number(self, document_id: str) -> int:
+        """The index position of a document, by its id or the original id an import renamed
+        (a URL); UnknownDocument when the index does not hold it."""
+        known = self.index.doc_by_id
+        d = known.get(document_id)
+        if d is None:
+            d = known.get(resolve_doc_id(known, document_id))
         if d is None:
             raise UnknownDocument(document_id)
-        return slice(int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1]))
+        return d
 
     def doc_evidence(self, q: Query, row: int | None) -> dict[str, float]:
         """What the whole report of `row` says about the question's words (answerability.DOC_EVIDENCE)."""

@@ -84,11 +84,7 @@ def patient(answerer: "Answerer", d: int) -> Item | None:
 
 def summarize(answerer: "Answerer", doc_id: str) -> dict:
     """The summary of one report (UnknownDocument when the index does not hold it)."""
-    from .errors import UnknownDocument
-
-    d = answerer.index.doc_by_id.get(doc_id)
-    if d is None:
-        raise UnknownDocument(doc_id)
+    d = answerer.doc_number(doc_id)
     doc = answerer.index.docs[d]
     out: dict[str, dict | None] = {"patient": None}
     p = patient(answerer, d)
