@@ -254,18 +254,30 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return sorted(p for p in corpus_dir.glob("*.txt") if p.is_file()) if corpus_dir.is_dir() else []
 
 
-def fingerprint(corpus_dir: Path, extra: str = "") -> str:
-    """Hash of every report file's name and bytes (and of `extra`, e.g. the code version)."""
-    h = hashlib.sha256(extra.encode())
-    for p in corpus_files(corpus_dir):
-        h.update(str(p.name).encode() + b"\0")
-        try:
-            with p.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-        except OSError:
-            h.update(b"<unreadable>")
-    return h.hexdigest()[:16]
+def printable_title(title: object, max_chars: int) -> str | None:
+    """`title` with its whitespace collapsed, or None when it is not a string, is empty, longer than
+    `max_chars`, or holds control or unencodable characters."""
+    if not isinstance(title, str):
+        return None
+    title = " ".join(title.split())
+    if not title or len(title) > max_chars or not title.isprintable():
+        return None
+    try:
+        title.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return title
+
+
+def hash_file(h, path: Path) -> None:
+    """Feed a file's bytes to the hash `h` in 1 MiB blocks (a huge file is never held in memory);
+    an unreadable file hashes as a marker."""
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        h.update(b"<unreadable>")
 
 
 def _message(exc: CorpusError, where: str) -> str:
@@ -374,18 +386,3 @@ def sidecar_title(report: Path) -> str | None:
     title = read_sidecar(report).get("title")
     return title if isinstance(title, str) and title.strip() else None
 
-
-def sidecars_fingerprint(corpus_dir: Path) -> str:
-    """Hash of the sidecars of the corpus's reports ('' when there are none, so a corpus without
-    ingested reports keeps the fingerprint it had before sidecars existed)."""
-    h = hashlib.sha256()
-    found = False
-    for report in corpus_files(corpus_dir):
-        side = report.parent / f"{report.stem}{SIDECAR_SUFFIX}"
-        try:
-            data = side.read_bytes()
-        except OSError:
-            continue
-        found = True
-        h.update(side.name.encode() + b"\0" + data)
-    return h.hexdigest()[:16] if found else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .corpus import SIDECAR_SUFFIX
+from .corpus import SIDECAR_SUFFIX, hash_file
 
 DIGEST_BITS = 128
 
@@ -13,12 +13,7 @@ DIGEST_BITS = 128
 def report_digest(path: Path) -> int:
     """A 128-bit digest of one corpus report: its file name, its bytes and its title sidecar's bytes."""
     h = hashlib.sha256(path.name.encode() + b"\0")
-    try:
-        with path.open("rb") as fh:  # in blocks: a huge file is hashed, never held in memory
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except OSError:
-        h.update(b"<unreadable>")
+    hash_file(h, path)
     h.update(b"\0sidecar\0")
     try:
         h.update((path.parent / f"{path.stem}{SIDECAR_SUFFIX}").read_bytes())

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .config import Settings
-from .corpus import (SIDECAR_SUFFIX, CorpusError, LoadError, corpus_files, iter_jsonl, read_sidecar, read_text_file,
+from .corpus import (SIDECAR_SUFFIX, CorpusError, LoadError, corpus_files, iter_jsonl, printable_title, read_sidecar, read_text_file,
                      report_path, safe_id, valid_doc_id)
 from .ingest import IngestError, check_report, clean_corpus_temp, make_sidecar, store_reports
 from .pdf import MAX_PDF_BYTES, PdfError, pdf_text
@@ -80,16 +80,7 @@ class _Report:
 
 
 def _clean_title(title: str | None) -> str | None:
-    if not isinstance(title, str):
-        return None
-    title = " ".join(title.split())
-    if not title or len(title) > MAX_TITLE_CHARS or not title.isprintable():
-        return None
-    try:
-        title.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return title
+    return printable_title(title, MAX_TITLE_CHARS)
 
 
 def collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:

@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from .corpus import MAX_REPORT_BYTES, CorpusError
+from .corpus import MAX_REPORT_BYTES, CorpusError, printable_title
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,8 @@ def _metadata_title(reader) -> str | None:
         title = reader.metadata.title if reader.metadata else None
     except Exception:
         return None
-    if not isinstance(title, str):
-        return None
-    title = " ".join(title.split())
-    if not 3 <= len(title) <= 300 or " " not in title or _FILE_NAME_TITLE.search(title) \
-            or any(ord(c) < 32 for c in title) or not title.isprintable():
-        return None
-    try:
-        title.encode("utf-8")
-    except UnicodeEncodeError:
+    title = printable_title(title, 300)
+    # A file name or a one-word label ("untitled", "Microsoft Word - x.doc") is not a report's title.
+    if title is None or len(title) < 3 or " " not in title or _FILE_NAME_TITLE.search(title):
         return None
     return title

@@ -14,7 +14,7 @@ from .corpus_digest import DIGEST_BITS, report_digest
 from .locking import writer_lock
 from .analysis import terms
 from .concepts import load_matcher, vocabulary_hash
-from .corpus import LoadError, corpus_files, load_corpus, read_sidecar
+from .corpus import LoadError, corpus_files, hash_file, load_corpus, read_sidecar
 from .index import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
                     save_index)
 from .lexicon import is_word
@@ -129,12 +129,7 @@ def _apply_sidecars(docs: list) -> tuple[list, dict[str, dict]]:
         if isinstance(title, str) and title.strip():
             doc = replace(doc, title=title.strip())
         h = hashlib.sha256()
-        try:
-            with src.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-        except OSError:
-            h.update(b"<unreadable>")
+        hash_file(h, src)
         h.update(b"\0" + doc.title.encode("utf-8", "replace"))
         source = side.get("source") if isinstance(side.get("source"), dict) else {"kind": "corpus", "file": src.name}
         source = {k: v for k, v in source.items() if k != "path"}  # the sidecar keeps it; meta stays small

@@ -75,3 +75,18 @@ def ada_answerer(tmp_path_factory):
     # Word vectors only (the "wl" fitted variant): MiniLM would encode 7,600 sentences first.
     s = imported(Settings(corpus_dir=base / "corpus", models_dir=base / "models", encoders=("wl",)), ADA)
     return make_answerer(build(s).index, s)
+
+
+@pytest.fixture(scope="session")
+def matcher(settings):
+    """The compiled concept matcher (HPO + lay map + abbreviations) of the test index."""
+    from qa_service.concepts import load_matcher
+
+    return load_matcher(settings.models_dir)
+
+
+@pytest.fixture(scope="session")
+def nlp(matcher):
+    from qa_service.nlp import ClinicalNLP
+
+    return ClinicalNLP(matcher)

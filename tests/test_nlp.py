@@ -12,20 +12,6 @@ HYPERTENSION = "HP:0000822"
 AKI = "HP:0001919"
 
 
-@pytest.fixture(scope="module")
-def matcher(settings):
-    from qa_service.concepts import load_matcher
-
-    return load_matcher(settings.models_dir)
-
-
-@pytest.fixture(scope="module")
-def nlp(matcher):
-    from qa_service.nlp import ClinicalNLP
-
-    return ClinicalNLP(matcher)
-
-
 def ents(nlp, text):
     return {e.text.lower(): e for e in nlp.entities(text)}
 

@@ -6,20 +6,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(scope="module")
-def matcher(settings):
-    from qa_service.concepts import load_matcher
-
-    return load_matcher(settings.models_dir)
-
-
-@pytest.fixture(scope="module")
-def nlp(matcher):
-    from qa_service.nlp import ClinicalNLP
-
-    return ClinicalNLP(matcher)
-
-
 def clinical_ids(matcher, text):
     """Concepts other than broad retrieval families and context words (age, history...)."""
     return [c for c in matcher.ids(text) if not c.startswith("FAMILY:") and matcher.label(c) != "CONTEXT"]
