@@ -150,6 +150,8 @@ def cmd_eval(args) -> int:
     from .evaluate import evaluate, read_questions
 
     answerer, _ = _answerer(args)
+    # Load the lazily loaded parts first (as a serving worker does), so latency is per question.
+    answerer.warm_up()
     questions = read_questions(Path(args.questions))
     unanswerable = read_questions(Path(args.unanswerable)) if args.unanswerable else []
     rep = evaluate(answerer, questions, unanswerable)
