@@ -21,8 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from evaluation import training as T  # noqa: E402
 from qa_service.qa.answerer import variant_name  # noqa: E402
+from qa_service.qa.adapter import save_adapters  # noqa: E402
 from qa_service.qa.features import FEATURES  # noqa: E402
 
+ADAPTERS = "adapters.npz"
 VARIANTS = (("wl", "lm"), ("wl",), ())
 
 
@@ -37,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="wl+lm,wl,none", help="encoder sets to fit, e.g. 'wl+lm,wl,none'")
     ap.add_argument("--research", default="400,300",
                     help="COVID-QA and PubMedQA training questions to add ('0,0': case reports only)")
+    ap.add_argument("--no-adapt", action="store_true", help="no question adapters (the encoders' own cosines)")
     ap.add_argument("--out", type=Path, default=ROOT / "qa_service" / "qa" / "model.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     t0 = time.perf_counter()
     wanted = args.variants.split(",")
+    all_adapters: dict = {}
     artefact = {"written_by": "benchmarks/train.py", "commit": T.git_commit(), "data": T.data_files(),
                 "features": list(FEATURES), "answerability_features": list(T.ANSWERABILITY_FEATURES),
                 "folds": args.folds, "variants": {}}
@@ -63,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {len(items)} questions over {len({it.group for it in items})} documents, prepared at "
               f"{time.perf_counter() - t0:.0f} s; evidence among the candidates: {recall:.3f}", flush=True)
         records: list = []
-        cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records)
+        cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records,
+                              adapt=not args.no_adapt)
         T.print_table(f"[{name}] cross-validated ({args.folds} folds grouped by report)", cv)
         r = np.array(records)
         curves = {"answerability": T.reliability(r[:, 0], r[:, 1]),
@@ -79,12 +84,24 @@ def main(argv: list[str] | None = None) -> int:
                       f"declined {m['answerable declined']} / unans {m['unanswerable declined']}", flush=True)
         if args.cv_only:
             continue
+        adapters = {}
+        if answerer.encoders and not args.no_adapt:
+            T.crossfit(answerer, items)  # the ranker learns from adapted cosines of unseen reports
         ranker, model = T.fit(answerer, items, alpha=args.alpha, C=args.C)
+        if answerer.encoders and not args.no_adapt:
+            adapters = T.fit_adapters(answerer, items)
+            T.apply_adapters(answerer, items, adapters)
+            for k, ad in adapters.items():  # one adapter per encoder: every variant fits the same one
+                all_adapters[k] = ad
         insample = {src: T.summarize(m) for src, m in T.merge([T.evaluate(answerer, items, ranker, model,
                                                                        np.ones(len(FEATURES), bool))]).items()}
         T.print_table(f"[{name}] in-sample (fitted on these questions; not a generalization figure)", insample)
-        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves}
+        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves,
+                                                                                    "adapted": sorted(adapters)}
     if not args.cv_only:
+        if all_adapters:
+            save_adapters(args.out.with_name(ADAPTERS), all_adapters)
+            artefact["adapters"] = {"file": ADAPTERS, "encoders": {k: a.params() for k, a in all_adapters.items()}}
         args.out.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 from qa_service.analysis import normalize_for_match
 from qa_service.config import Settings
 from qa_service.corpus import resolve_doc_id
+from qa_service.qa.adapter import QueryAdapter
 from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
 from qa_service.qa.answerer import Answerer, Prepared
 from qa_service.qa.features import ENCODERS, FEATURES
@@ -36,7 +37,7 @@ COVIDQA = SHARED / "data" / "covid_qa"
 PUBMEDQA = SHARED / "data" / "pubmedqa"
 
 __all__ = ["ANSWERABILITY_FEATURES", "Item", "load_items", "build_answerer", "prepare", "fit", "evaluate",
-           "cross_validate", "summarize", "print_table", "ABLATIONS"]
+           "cross_validate", "crossfit", "fit_adapters", "apply_adapters", "summarize", "print_table", "ABLATIONS"]
 
 
 @dataclass
@@ -274,16 +275,48 @@ def summarize(m: dict) -> dict:
             "unanswerable declined": round(m["unans_declined"] / max(m["n_unans"], 1), 3)}
 
 
-def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None = None, **kw) -> dict[str, dict]:
+def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None = None, adapt: bool = True,
+                   **kw) -> dict[str, dict]:
+    """Grouped K-fold by report. With `adapt`, each fold's question adapters are fitted on its
+    training questions only, and its ranker on cross-fitted features (see crossfit)."""
     from sklearn.model_selection import GroupKFold
 
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
     groups = np.array([it.group for it in items])
     parts = []
     for tr, te in GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(items, groups=groups):
-        ranker, model = fit(answerer, [items[i] for i in tr], cols, **kw)
-        parts.append(evaluate(answerer, [items[i] for i in te], ranker, model, cols, records))
+        train, test = [items[i] for i in tr], [items[i] for i in te]
+        if adapt and answerer.encoders:
+            crossfit(answerer, train)
+            apply_adapters(answerer, test, fit_adapters(answerer, train))
+        ranker, model = fit(answerer, train, cols, **kw)
+        parts.append(evaluate(answerer, test, ranker, model, cols, records))
     return {src: summarize(m) for src, m in merge(parts).items()}
+
+
+def fit_adapters(answerer: Answerer, items: list[Item], **params) -> dict[str, QueryAdapter]:
+    """One question adapter per encoder, fitted on the answerable questions of `items`."""
+    ans = [it for it in items if it.evidence and len(it.prep.cands)]
+    return {k: QueryAdapter(**params).fit([it.prep.qvec[k] for it in ans],
+                                          [(it.answerer or answerer).candidate_vectors(it.prep, k) for it in ans],
+                                          [it.y for it in ans])
+            for k in answerer.encoders}
+
+
+def apply_adapters(answerer: Answerer, items: list[Item], adapters: dict[str, QueryAdapter]) -> None:
+    """Recompute the items' sentence-vector features with the adapted question vectors."""
+    for it in items:
+        it.prep.X = (it.answerer or answerer).refeature(it.prep, adapters)
+
+
+def crossfit(answerer: Answerer, items: list[Item], k: int = 4) -> None:
+    """Give every item features from adapters fitted without its report (inner folds by report), so
+    the ranker learns how far to trust an adapted cosine on questions the adapter never saw."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.array([it.group for it in items])
+    for tr, te in GroupKFold(n_splits=k).split(items, groups=groups):
+        apply_adapters(answerer, [items[i] for i in te], fit_adapters(answerer, [items[i] for i in tr]))
 
 
 def print_table(title: str, table: dict[str, dict]) -> None:

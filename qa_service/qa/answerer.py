@@ -17,6 +17,7 @@ from ..index import Index
 from ..lexicon import rarity
 from ..analysis import query_terms, stem
 from ..question import QuestionAnalysis, analyze_question
+from .adapter import QueryAdapter, load_adapters
 from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
 from .errors import UnknownDocument
 from ..corpus import resolve_doc_id
@@ -78,6 +79,7 @@ class Prepared:
     cands: Candidates
     X: np.ndarray  # (len(cands), len(FEATURES))
     cross: bool  # asked across reports
+    qvec: dict[str, np.ndarray] = field(default_factory=dict)  # the question's vector per encoder, as encoded
 
 
 FRAME_STEMS = frozenset(stem(w) for w in FRAME)  # "treatment" is no referent for "it"
@@ -127,6 +129,12 @@ class Answerer:
         fitted = pick_variant(model, self.variant) if model else None
         self.ranker = ListwiseRanker.from_dict(fitted["ranker"], FEATURES) if fitted else None
         self.answerability = AnswerabilityModel.from_dict(fitted["answerability"]) if fitted else None
+        # The ranker of a variant fitted on adapted question vectors reads them too.
+        self.adapters: dict[str, QueryAdapter] = {}
+        if fitted and fitted.get("adapted") and model.get("adapters"):
+            meta = model["adapters"]
+            self.adapters = load_adapters(MODEL_FILE.with_name(meta["file"]),
+                                          {k: v for k, v in meta["encoders"].items() if k in self.encoders})
         if abstain_threshold is None:
             abstain_threshold = self.answerability.threshold if self.answerability else 0.5
         self.abstain_threshold = abstain_threshold
@@ -162,11 +170,31 @@ class Answerer:
                     q.weights[key] *= CARRIED_WEIGHT
         rows = self._rows(document_id)
         sem = None
+        qvec = {k: encode([q.text])[0] for k, (encode, _) in self.encoders.items()}
         if self.encoders:
-            sem = np.stack([vectors[rows] @ encode([q.text])[0] for encode, vectors in self.encoders.values()], axis=1)
+            sem = np.stack([vectors[rows] @ qvec[k] for k, (_, vectors) in self.encoders.items()], axis=1)
+        # Candidates come from the encoders' own cosines; the features read the adapted ones.
         cands = self.retriever.retrieve(q, rows, section, sem)
         X = self.features.transform(q, cands, tuple(self.encoders))
-        return Prepared(q, cands, X, self.retriever.spans_documents(rows))
+        p = Prepared(q, cands, X, self.retriever.spans_documents(rows), qvec)
+        if self.adapters:
+            p.X = self.refeature(p, self.adapters)
+        return p
+
+    def refeature(self, p: Prepared, adapters: dict[str, QueryAdapter]) -> np.ndarray:
+        """p.X with its sentence-vector columns computed from the question vectors as `adapters`
+        map them (an encoder without an adapter keeps its own cosine)."""
+        X = p.X.copy()
+        if not self.encoders or not len(p.cands):
+            return X
+        sem = np.stack([vectors[p.cands.rows] @ (adapters[k].transform(p.qvec[k]) if k in adapters else p.qvec[k])
+                        for k, (_, vectors) in self.encoders.items()], axis=1)
+        self.features.set_semantic(X, p.cands.rows, sem, tuple(self.encoders))
+        return X
+
+    def candidate_vectors(self, p: Prepared, encoder: str) -> np.ndarray:
+        """The unit sentence vectors of p's candidates for one encoder."""
+        return self.encoders[encoder][1][p.cands.rows]
 
     def question_row(self, p: Prepared, z: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """The answerability model's input for a prepared question."""

@@ -207,13 +207,7 @@ class FeatureExtractor:
             X[:, f["miss_win"]] = ((~win_strict) * specific).max(axis=1)
             X[:, f["all_covered"]] = win.all(axis=1)
         X[:, f["concept_cover"]] = concept_hit.mean(axis=1) if cids else 0.0
-        for k, name in enumerate(encoders):
-            sem = cands.sem[:, k]
-            e = f"sem_{name}"
-            X[:, f[e]] = sem
-            X[:, f[e + "_rank"]] = _rank_score(sem)
-            X[:, f[e + "_top"]] = sem >= sem.max()
-            X[:, f[e + "_win"]] = self._sem_window(cands.rows, sem)
+        self.set_semantic(X, rows, cands.sem, encoders)
         if words and self.encode_words is not None:
             surface = [q.surface.get(t, t) for t in words]
             soft = np.maximum(self.soft_match(self.word_vectors(surface), rows), own)  # a shared stem matches fully
@@ -253,6 +247,16 @@ class FeatureExtractor:
                 X[i, f["early"]] = sum(idf[j] for j, t in enumerate(words)
                                        if t in head or any(a in head for a in q.alternatives.get(t, ()))) / total
         return X
+
+    def set_semantic(self, X: np.ndarray, rows: np.ndarray, sem: np.ndarray, encoders: tuple[str, ...]) -> None:
+        """Write the sentence-vector columns of X from `sem`, the (rows, encoders) cosines."""
+        for k, name in enumerate(encoders):
+            e = FEATURES.index(f"sem_{name}")
+            cos = sem[:, k]
+            X[:, e] = cos
+            X[:, FEATURES.index(f"sem_{name}_rank")] = _rank_score(cos)
+            X[:, FEATURES.index(f"sem_{name}_top")] = cos >= cos.max()
+            X[:, FEATURES.index(f"sem_{name}_win")] = self._sem_window(rows, cos)
 
     def _sem_window(self, rows: np.ndarray, sem: np.ndarray) -> np.ndarray:
         """The best cosine among the candidate and its candidate neighbours (same section)."""
