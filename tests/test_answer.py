@@ -1,7 +1,7 @@
 """Answers on the real index: shape and offsets, declines, unknown documents, thread safety."""
 import pytest
 
-from qa_service.evaluate import read_questions
+from evaluation.evaluate import read_questions
 from conftest import EVAL
 
 

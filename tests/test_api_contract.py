@@ -78,7 +78,7 @@ def test_error_statuses_are_json(client):
 
 
 def test_body_limit_is_413_json(app, settings):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     small = create_app(replace(settings, max_body_bytes=1000), app.extensions["qa"].answerer).test_client()
     _error(small.post("/api/ask", json={"question": "x" * 2000}), 413, "payload_too_large")
@@ -95,7 +95,7 @@ def test_body_limit_without_content_length(app, settings):
     """A chunked body (no Content-Length; gunicorn marks it wsgi.input_terminated) is cut off too."""
     import io
 
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     small = create_app(replace(settings, max_body_bytes=1000), app.extensions["qa"].answerer).test_client()
     body = io.BytesIO(b'{"question": "' + b"x" * 5000 + b'"}')
@@ -167,7 +167,7 @@ def test_cors_off_by_default(client):
 
 
 def test_cors_allows_listed_origins_only(app, settings):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     allowed = "https://casebook.example"
     c = create_app(replace(settings, cors_origins=(allowed, "http://localhost:3000")),
@@ -207,7 +207,7 @@ def test_settings_from_env(monkeypatch):
 def test_streamed_body_under_the_limit_is_read_whole(app, settings):
     import io
 
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     small = create_app(replace(settings, max_body_bytes=1000), app.extensions["qa"].answerer).test_client()
     payload = b'{"question": "Which antibodies were positive?", "top_k": 1}'

@@ -1,5 +1,5 @@
-from qa_service.clean import clean
-from qa_service.lexicon import is_word
+from qa_service.text.clean import clean
+from qa_service.clinical.rarity import is_word
 
 
 def c(raw: str) -> str:

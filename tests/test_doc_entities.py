@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
-from qa_service.corpus import build_document
-from qa_service.doc_entities import DocumentEntities, entity_limit
+from qa_service.corpus.store import build_document
+from qa_service.clinical.doc_entities import DocumentEntities, entity_limit
 
 
 def _doc(n_sentences: int):

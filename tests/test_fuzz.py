@@ -238,7 +238,7 @@ def _check(method: str, path: str, resp) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_client(settings, answerer):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     # auth_fail_limit: the fuzzer sends thousands of bad tokens on purpose (the limit: tests/e2e).
     app = create_app(replace(settings, admin_token=TOKEN, auth_fail_limit=10**6,

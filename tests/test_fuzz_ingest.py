@@ -140,7 +140,7 @@ class Gen:
 
 def test_build_survives_malformed_files(tmp_path):
     """Files dropped into the corpus folder by hand go straight to the loader."""
-    from qa_service.service import build
+    from qa_service.service.build import build
 
     g = Gen(SEED)
     corpus = tmp_path / "corpus"
@@ -191,8 +191,8 @@ def _fuzz_inputs(folder: Path, g: "Gen") -> tuple[list[Path], int]:
 def test_import_survives_malformed_files_and_rows(tmp_path):
     """>= 500 malformed files and JSONL rows thrown at `import`: each one is imported cleanly or gets a
     per-report error; no half-written report; everything imported is indexed (none fails the build)."""
-    from qa_service.importer import import_paths
-    from qa_service.service import build
+    from qa_service.service.importer import import_paths
+    from qa_service.service.build import build
 
     files, n_inputs = _fuzz_inputs(tmp_path / "in", Gen(SEED + 2))
     assert n_inputs >= 500
@@ -206,7 +206,7 @@ def test_import_survives_malformed_files_and_rows(tmp_path):
     # Every stored report is whole: text and sidecar, the sidecar's hash is the text's; no temp files.
     import hashlib
 
-    from qa_service.corpus import corpus_files, read_sidecar
+    from qa_service.corpus.store import corpus_files, read_sidecar
 
     names = {p.name for p in s.corpus_dir.iterdir()}
     assert not [n for n in names if n.startswith(".")]
@@ -235,7 +235,7 @@ def test_cli_import_of_malformed_input_prints_no_traceback(tmp_path):
 
 @pytest.fixture()
 def writable(tmp_path):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

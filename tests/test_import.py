@@ -17,8 +17,8 @@ import pytest
 
 from pdfgen import make_pdf, report_paragraphs
 from qa_service.config import Settings
-from qa_service.corpus import corpus_files, read_sidecar, safe_id
-from qa_service.importer import import_paths
+from qa_service.corpus.store import corpus_files, read_sidecar, safe_id
+from qa_service.service.importer import import_paths
 from reports import LEPROSY, LEPROSY_QUESTION, STONEFISH, STONEFISH_ANSWER, STONEFISH_QUESTION, STONEFISH_TITLE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def _write_jsonl(path: Path, rows: list) -> Path:
 
 
 def test_import_txt_jsonl_pdf_and_folders(tmp_path):
-    from qa_service.service import build, make_answerer
+    from qa_service.service.build import build, make_answerer
 
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
@@ -143,7 +143,7 @@ def test_cli_import_output_exit_codes_and_index_reuse(tmp_path):
 
 
 def test_rebuild_logs_added_removed_changed(tmp_path, caplog):
-    from qa_service.service import build
+    from qa_service.service.build import build
 
     s = _settings(tmp_path)
     import_paths(s, [_write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": STONEFISH}, {"id": "b", "text": LEPROSY},
@@ -153,7 +153,7 @@ def test_rebuild_logs_added_removed_changed(tmp_path, caplog):
     (s.corpus_dir / "b.txt").unlink()
     (s.corpus_dir / "c.txt").write_text(LEPROSY)
     (s.corpus_dir / "d.txt").write_text(STONEFISH)  # dropped in by hand: no sidecar
-    with caplog.at_level(logging.INFO, logger="qa_service.service"):
+    with caplog.at_level(logging.INFO, logger="qa_service.service.build"):
         rep = build(s)
     assert (rep.changes.added, rep.changes.removed, rep.changes.changed) == (["d"], ["b"], ["c"])
     assert rep.index.meta["changes"] == {"added": 1, "removed": 1, "changed": 1, "compared": True}
@@ -163,7 +163,7 @@ def test_rebuild_logs_added_removed_changed(tmp_path, caplog):
 
 
 def test_failed_reports_are_listed_in_health_and_the_cli(tmp_path):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     s = _settings(tmp_path)
     import_paths(s, [_write_jsonl(tmp_path / "a.jsonl", [{"id": "good", "text": STONEFISH}])])
@@ -180,7 +180,7 @@ def test_failed_reports_are_listed_in_health_and_the_cli(tmp_path):
 
 @pytest.fixture()
 def writable(tmp_path):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     s = _settings(tmp_path, admin_token=TOKEN, reload_interval=0.0)
     import_paths(s, [REPORT])
@@ -221,8 +221,8 @@ def test_post_a_bad_pdf(writable, data, code):
 # ---------------------------------------------------------------- kill -9 during an import
 
 def test_kill_9_during_import_leaves_the_corpus_consistent(tmp_path):
-    from qa_service.ingest import clean_corpus_temp
-    from qa_service.service import build
+    from qa_service.service.ingest import clean_corpus_temp
+    from qa_service.service.build import build
 
     rows = [{"id": f"r{i:04d}", "title": f"Report {i}", "text": (STONEFISH if i % 2 else LEPROSY) + f"\nCase {i}."}
             for i in range(600)]
@@ -260,7 +260,7 @@ def test_kill_9_during_import_leaves_the_corpus_consistent(tmp_path):
 
 
 def test_start_up_cleanup_removes_temp_files_and_orphan_sidecars(tmp_path):
-    from qa_service.ingest import clean_corpus_temp
+    from qa_service.service.ingest import clean_corpus_temp
 
     s = _settings(tmp_path)
     import_paths(s, [_write_jsonl(tmp_path / "a.jsonl", [{"id": "kept", "text": STONEFISH}])])

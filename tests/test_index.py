@@ -3,9 +3,9 @@ import shutil
 
 
 from qa_service.config import Settings
-from qa_service.importer import import_paths
-from qa_service.index import CURRENT, load_index, read_meta
-from qa_service.service import build, load_or_build
+from qa_service.service.importer import import_paths
+from qa_service.index.bm25 import CURRENT, load_index, read_meta
+from qa_service.service.build import build, load_or_build
 
 
 def test_index_round_trip(index, settings):

@@ -38,7 +38,7 @@ def _settings(base: Path, **kw) -> Settings:
 @pytest.fixture()
 def svc(tmp_path):
     """A writable service on its own corpus copy: (settings, app, client)."""
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     s = _settings(tmp_path)
     app = create_app(s)
@@ -128,7 +128,7 @@ def test_ingest_generates_id_and_title(svc):
 
 
 def test_ingest_survives_restart_with_title(svc):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     s, _, c = svc
     assert c.post("/api/documents", json={"id": "stonefish", "title": STONEFISH_TITLE, "text": STONEFISH},
@@ -136,13 +136,13 @@ def test_ingest_survives_restart_with_title(svc):
     fresh = create_app(s).test_client()  # a new process loads from models/ (no rebuild needed)
     docs = {d["id"]: d for d in fresh.get("/api/documents").get_json()["documents"]}
     assert docs["stonefish"]["title"] == STONEFISH_TITLE
-    from qa_service.service import load_or_build
+    from qa_service.service.build import load_or_build
 
     assert load_or_build(s).rebuilt is False  # sidecars are part of the fingerprint, and it matches
 
 
 def test_ingest_auth(tmp_path, client):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     # No token configured (the shared app): disabled whatever the header says.
     _error(client.post("/api/documents", json={"text": STONEFISH}), 403, "ingest_disabled")
@@ -254,7 +254,7 @@ def test_reports_empty_after_cleaning_store_nothing(svc, text):
 def test_a_report_the_build_skips_is_rolled_back(svc, monkeypatch):
     """Defence in depth: if the build skips the new report anyway, nothing stays stored and the
     answer is a 422 with the build's reason."""
-    import qa_service.ingest as ingest
+    import qa_service.service.ingest as ingest
 
     s, _, c = svc
     monkeypatch.setattr(ingest, "check_report", lambda *a: None)
@@ -297,7 +297,7 @@ def test_failed_rebuild_rolls_back(svc, monkeypatch):
 
 def test_another_worker_sees_the_write(tmp_path):
     """Two apps on one models/ folder stand for two worker processes."""
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     s = _settings(tmp_path, reload_interval=0.3)
     a, b = create_app(s).test_client(), create_app(s).test_client()
@@ -341,8 +341,8 @@ def test_writer_lock_times_out_when_held(tmp_path):
     import subprocess
     import sys
 
-    from qa_service.api import create_app
-    from qa_service.locking import LockTimeout, writer_lock
+    from qa_service.web.app import create_app
+    from qa_service.service.locking import LockTimeout, writer_lock
 
     s = _settings(tmp_path, lock_timeout=0.2)
     app = create_app(s)  # builds the index first

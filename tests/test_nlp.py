@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa_service.config import Settings
-from qa_service.nlp import find_abbreviations
+from qa_service.clinical.entities import find_abbreviations
 
 CARDIOMEGALY = "HP:0001640"
 HYPERTENSION = "HP:0000822"
@@ -184,7 +184,7 @@ a week.
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from qa_service.service import build, make_answerer
+    from qa_service.service.build import build, make_answerer
 
     base = tmp_path_factory.mktemp("tiny")
     corpus = base / "corpus"
@@ -219,7 +219,7 @@ def test_words_shared_with_a_negated_sentence_still_find_it(tiny):
 
 
 def test_inflammation_words_keep_apart_from_their_organ():
-    from qa_service.analysis import terms
+    from qa_service.text.tokenize import terms
 
     assert terms("hepatic") != terms("hepatitis")
     assert terms("thyroid") != terms("thyroiditis")

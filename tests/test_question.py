@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.analysis import query_terms
-from qa_service.question import analyze_question, holds_type
+from qa_service.text.tokenize import query_terms
+from qa_service.qa.question import analyze_question, holds_type
 
 
 def analyze(q):
@@ -71,7 +71,7 @@ def test_sentences_holding_the_answer_type(answer_type, yes, no):
 def test_only_normal_sentences_hold_no_finding():
     from collections import Counter
 
-    from qa_service.question import only_normal
+    from qa_service.qa.question import only_normal
 
     assert only_normal("The rest of the abdominal examination was unremarkable.")
     assert only_normal("His chest X-ray was normal.")

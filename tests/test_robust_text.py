@@ -29,14 +29,14 @@ import json, sys
 sys.path.insert(0, sys.argv[1] + "/benchmarks")
 sys.path.insert(0, sys.argv[1])
 from text_stages import make_input
-from qa_service.clean import clean
-from qa_service.corpus import CorpusError, build_document
+from qa_service.text.clean import clean
+from qa_service.corpus.store import CorpusError, build_document
 from qa_service.config import Settings
-from qa_service.index import build_index
-from qa_service.lexicon import is_word
-from qa_service.passages import sentence_spans, split_sentences
-from qa_service.sections import split_sections
-from qa_service.service import featurizer
+from qa_service.index.bm25 import build_index
+from qa_service.clinical.rarity import is_word
+from qa_service.text.passages import sentence_spans, split_sentences
+from qa_service.text.sections import split_sections
+from qa_service.service.build import featurizer
 raw = make_input(sys.argv[2], int(sys.argv[3]))
 assert len(raw) == int(sys.argv[3])
 ct = clean(raw, is_word)
@@ -71,7 +71,7 @@ def test_every_stage_completes_on_1mb(name, tmp_path):
 
 def test_cap_length_one_long_paragraph_without_sentence_breaks():
     """The issue's case: 650 KB of lower-case OCR text in one paragraph raised RecursionError."""
-    from qa_service.passages import MAX_SENTENCE_CHARS, sentence_spans
+    from qa_service.text.passages import MAX_SENTENCE_CHARS, sentence_spans
 
     text = PATHOLOGICAL["paragraph"](650_000)
     spans = sentence_spans(text, 0, len(text))
@@ -85,8 +85,8 @@ def test_cap_length_one_long_paragraph_without_sentence_breaks():
 
 
 def test_hyphen_break_still_repairs_words():
-    from qa_service.clean import clean
-    from qa_service.lexicon import is_word
+    from qa_service.text.clean import clean
+    from qa_service.clinical.rarity import is_word
 
     assert clean("The treat-\nment was given.", is_word).text == "The treatment was given."
     assert clean("soft-\n  tissue swelling", is_word).text == "soft-tissue swelling"
@@ -95,7 +95,7 @@ def test_hyphen_break_still_repairs_words():
 
 
 def test_control_characters_become_spaces_and_offsets_hold():
-    from qa_service.clean import clean
+    from qa_service.text.clean import clean
 
     ct = clean("Fever\x00\x00and\x07cough.\ufeff")
     assert ct.text == "Fever and cough."

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service import datasets as ds
+from evaluation import datasets as ds
 from qa_service.config import Settings
 from conftest import imported
-from qa_service.index import SentenceView, load_index
-from qa_service.service import build, make_answerer
+from qa_service.index.bm25 import SentenceView, load_index
+from qa_service.service.build import build, make_answerer
 
 REPORTS = [
     {"id": "amox-pneumonia", "title": "Pneumonia in a farmer",

@@ -1,6 +1,6 @@
-from qa_service.clean import clean
-from qa_service.corpus import build_document
-from qa_service.sections import split_sections
+from qa_service.text.clean import clean
+from qa_service.corpus.store import build_document
+from qa_service.text.sections import split_sections
 from conftest import REPORT
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(not (ADA.exists() and E3C.exists()), reason="sha
 
 def _ada_corpus(corpus: Path) -> dict[str, str]:
     """The ADA reports as corpus .txt files with title sidecars; their JSONL id -> our file id."""
-    from qa_service.corpus import iter_jsonl
+    from qa_service.corpus.store import iter_jsonl
 
     corpus.mkdir(parents=True)
     shutil.copy(REPORT, corpus / REPORT.name)
@@ -65,7 +65,7 @@ def _settings(base: Path, **kw) -> Settings:
 
 
 def _questions(ada_ids: dict[str, str]) -> list[tuple[str, str | None]]:
-    from qa_service.evaluate import read_questions
+    from evaluation.evaluate import read_questions
 
     out = []
     for name in ("dev_questions.jsonl", "dev_unanswerable.jsonl"):
@@ -100,7 +100,7 @@ def _answerer_ask(answerer):
 @pytest.fixture(scope="module")
 def incremental(tmp_path_factory):
     """A server (Flask app) over the ADA corpus after 100 adds and 12 deletes through the API."""
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     base = tmp_path_factory.mktemp("segments")
     ada_ids = _ada_corpus(base / "corpus")
@@ -113,7 +113,7 @@ def incremental(tmp_path_factory):
     for doc_id, text in added:
         r = c.post("/api/documents", json={"id": doc_id, "text": text}, headers=AUTH)
         assert r.status_code == 201, r.get_data(as_text=True)
-    from qa_service.evaluate import read_questions
+    from evaluation.evaluate import read_questions
 
     asked = {ada_ids[q["doc"]] for name in ("dev_other_reports.jsonl", "dev_other_unanswerable.jsonl")
              for q in read_questions(EVAL / name)}
@@ -128,7 +128,7 @@ def incremental(tmp_path_factory):
 @pytest.fixture(scope="module")
 def rebuilt(incremental, tmp_path_factory):
     """A full rebuild of the same corpus folder, in another models folder."""
-    from qa_service.service import build, make_answerer
+    from qa_service.service.build import build, make_answerer
 
     s = incremental[0]
     fresh = Settings(corpus_dir=s.corpus_dir, models_dir=tmp_path_factory.mktemp("full") / "models",
@@ -186,7 +186,7 @@ def test_same_top_answers_as_a_full_rebuild_after_100_adds(incremental, rebuilt)
 def test_a_restart_loads_main_and_delta_without_rebuilding(incremental):
     """The delta records the corpus fingerprint, updated report by report, and it equals the one
     start-up computes from the whole corpus folder."""
-    from qa_service.service import corpus_fingerprint, load_or_build
+    from qa_service.service.build import corpus_fingerprint, load_or_build
 
     s, app, _, _, _ = incremental
     report = load_or_build(s)
@@ -198,10 +198,10 @@ def test_a_restart_loads_main_and_delta_without_rebuilding(incremental):
 def test_merge_gives_exactly_a_full_rebuild(incremental, rebuilt, tmp_path):
     """Merging the delta (on a copy of the models folder) writes the arrays a full rebuild writes, and
     then answers exactly as it does (same scores, bit for bit)."""
-    from qa_service import live
-    from qa_service.index import current_pointer, load_index
-    from qa_service.segments import load_segments
-    from qa_service.service import load_or_build, make_answerer
+    from qa_service.service.build import live
+    from qa_service.index.bm25 import current_pointer, load_index
+    from qa_service.index.segments import load_segments
+    from qa_service.service.build import load_or_build, make_answerer
 
     s, _, ada_ids, _, _ = incremental
     copy = tmp_path / "models"
@@ -232,7 +232,7 @@ def test_merge_gives_exactly_a_full_rebuild(incremental, rebuilt, tmp_path):
 def test_a_delete_leaves_answers_documents_and_vocabulary(tmp_path):
     """Deleting a main-segment report and a delta report: gone from answers, /api/documents and the
     vocabulary (its own terms), for this worker and another one."""
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     base = tmp_path
     (base / "corpus").mkdir()
@@ -265,10 +265,10 @@ def test_a_delete_leaves_answers_documents_and_vocabulary(tmp_path):
 
 def test_an_add_reads_and_processes_only_the_new_report(tmp_path, monkeypatch):
     """Adding or deleting one report reads, cleans and encodes that report only."""
-    import qa_service.corpus as corpus_mod
-    import qa_service.live as live_mod
-    from qa_service.api import create_app
-    from qa_service.service import load_encoders
+    import qa_service.corpus.store as corpus_mod
+    import qa_service.service.live as live_mod
+    from qa_service.web.app import create_app
+    from qa_service.service.build import load_encoders
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
@@ -295,9 +295,9 @@ def test_background_merge_rebases_writes_made_meanwhile(tmp_path):
     """A merge that started from an older state keeps the writes made since: a report added after
     the snapshot stays in the new delta, a snapshot report deleted since is deleted from the merged
     main, and the corpus fingerprint stays that of the corpus."""
-    from qa_service import live
-    from qa_service.api import create_app
-    from qa_service.service import corpus_fingerprint, load_or_build
+    from qa_service.service.build import live
+    from qa_service.web.app import create_app
+    from qa_service.service.build import corpus_fingerprint, load_or_build
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
@@ -325,8 +325,8 @@ def test_background_merge_rebases_writes_made_meanwhile(tmp_path):
 
 
 def test_the_delta_is_merged_in_the_background_when_it_grows(tmp_path):
-    from qa_service.api import create_app
-    from qa_service.index import current_pointer
+    from qa_service.web.app import create_app
+    from qa_service.index.bm25 import current_pointer
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
@@ -354,8 +354,8 @@ def test_the_delta_is_merged_in_the_background_when_it_grows(tmp_path):
 def test_other_workers_load_a_merged_main_in_the_background(tmp_path):
     """After a merge, another worker keeps answering from what it has (the same reports) while it
     loads the merged main segment in a thread, then switches to it."""
-    from qa_service import live
-    from qa_service.api import create_app
+    from qa_service.service.build import live
+    from qa_service.web.app import create_app
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
@@ -388,9 +388,9 @@ def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
     import subprocess
     import sys
 
-    from qa_service.api import create_app
-    from qa_service.index import current_pointer
-    from qa_service.service import load_or_build, startup_cleanup
+    from qa_service.web.app import create_app
+    from qa_service.index.bm25 import current_pointer
+    from qa_service.service.build import load_or_build, startup_cleanup
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)
@@ -403,8 +403,8 @@ def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), QA_CORPUS_DIR=str(s.corpus_dir), QA_MODELS_DIR=str(s.models_dir),
                QA_ENCODERS="wl", QA_TEST_SLOW_BUILD_SECONDS="60")
     proc = subprocess.Popen([sys.executable, "-c", (
-        "from qa_service.config import Settings\nfrom qa_service.segments import load_segments\n"
-        "from qa_service import live\ns = Settings.from_env()\nlive.merge(s, load_segments(s.models_dir))\n")],
+        "from qa_service.config import Settings\nfrom qa_service.index.segments import load_segments\n"
+        "from qa_service.service.build import live\ns = Settings.from_env()\nlive.merge(s, load_segments(s.models_dir))\n")],
         env=env)
     try:
         deadline = time.monotonic() + 60
@@ -424,9 +424,9 @@ def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
 
 
 def test_cli_index_merge_folds_the_delta(tmp_path, monkeypatch, capsys):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
     from qa_service.cli import main
-    from qa_service.index import current_pointer
+    from qa_service.index.bm25 import current_pointer
 
     (tmp_path / "corpus").mkdir()
     shutil.copy(REPORT, tmp_path / "corpus" / REPORT.name)

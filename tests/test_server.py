@@ -27,7 +27,7 @@ def dirs(tmp_path):
     """A corpus with the shipped report, its index built beforehand (so the server's slow-build test
     hook only slows the rebuilds of writes, not the start-up)."""
     from qa_service.config import Settings
-    from qa_service.service import build
+    from qa_service.service.build import build
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

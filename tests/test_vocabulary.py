@@ -112,7 +112,7 @@ def test_roots_do_not_match_inside_everyday_words(matcher, word, concept):
 
 
 def test_short_roots_are_not_read_as_words():
-    from qa_service.concepts import compile_vocabulary
+    from qa_service.clinical.concepts import compile_vocabulary
 
     table = compile_vocabulary()
     assert all(len(k) >= 3 for k in [*table["prefixes"], *table["suffixes"]])
@@ -141,7 +141,7 @@ def test_lay_rows_hold_as_general_knowledge(matcher):
                                       "On what basis was the biopsy repeated?",
                                       "Based on what was the drug stopped?"])
 def test_grounds_and_basis_questions_ask_for_a_cause(question):
-    from qa_service.question import analyze_question
+    from qa_service.qa.question import analyze_question
 
     assert analyze_question(question, []).answer_type == "cause"
 

@@ -114,7 +114,7 @@ class DemoAnswerer:
 
 @pytest.fixture(scope="session")
 def demo_server(settings, answerer):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     server = LiveServer(create_app(settings, DemoAnswerer(answerer)))
     yield server
@@ -298,7 +298,7 @@ def test_server_error_and_server_down_show_error_bubbles(chrome, demo_server, se
     assert reply.find_element("css selector", "button").text == "Try again"
 
     # A server that goes away while the page is open.
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     doomed = LiveServer(create_app(settings, answerer))
     d.get(doomed.url + "/")

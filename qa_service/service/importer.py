@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .config import Settings
-from .corpus import (SIDECAR_SUFFIX, CorpusError, LoadError, corpus_files, iter_jsonl, printable_title, read_sidecar, read_text_file,
+from ..config import Settings
+from ..corpus.store import (SIDECAR_SUFFIX, CorpusError, LoadError, corpus_files, iter_jsonl, printable_title, read_sidecar, read_text_file,
                      report_path, safe_id, valid_doc_id)
 from .ingest import IngestError, check_report, clean_corpus_temp, make_sidecar, store_reports
-from .pdf import MAX_PDF_BYTES, PdfError, pdf_text
+from ..corpus.pdf import MAX_PDF_BYTES, PdfError, pdf_text
 
 log = logging.getLogger(__name__)
 

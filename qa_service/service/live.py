@@ -29,16 +29,16 @@ import time
 from pathlib import Path
 from typing import Callable, Collection
 
-from .config import Settings
-from .corpus import CorpusError, build_document, read_text_file, report_path, title_from_filename
-from .domain import Document
+from ..config import Settings
+from ..corpus.store import CorpusError, build_document, read_text_file, report_path, title_from_filename
+from ..domain import Document
 from .ingest import ReportSkipped
-from .index import Index, IndexError_, build_index, clean_stale, current_pointer, save_folder, switch_current
-from .lexicon import is_word
-from .segments import Segments, canonical, compose, delta_meta, deleted_ids, empty_like, load_segments, view_meta
-from .corpus_digest import report_digest
+from ..index.bm25 import Index, IndexError_, build_index, clean_stale, current_pointer, save_folder, switch_current
+from ..clinical.rarity import is_word
+from ..index.segments import Segments, canonical, compose, delta_meta, deleted_ids, empty_like, load_segments, view_meta
+from ..corpus.digest import report_digest
 from .locking import writer_lock
-from .service import CorpusDigest, _apply_sidecars, featurizer, load_encoders
+from .build import CorpusDigest, _apply_sidecars, featurizer, load_encoders
 
 log = logging.getLogger(__name__)
 

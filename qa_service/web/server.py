@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import Settings
+from ..config import Settings
 
 
 def prepare(settings: Settings) -> None:
-    from .service import load_or_build, startup_cleanup
+    from ..service.build import load_or_build, startup_cleanup
 
     startup_cleanup(settings)
     load_or_build(settings)  # build once before workers start, so they only load
@@ -28,7 +28,7 @@ def warmed(app):
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, dev: bool = False,
           workers: int | None = None, threads: int | None = None) -> int:
-    from .api import create_app
+    from .app import create_app
 
     prepare(settings)
     if dev:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator
 
-from .clean import clean
-from .domain import Document, Sentence
-from .passages import split_sentences
-from .sections import guess_title, split_sections
+from ..text.clean import clean
+from ..domain import Document, Sentence
+from ..text.passages import split_sentences
+from ..text.sections import guess_title, split_sections
 
 
 log = logging.getLogger(__name__)

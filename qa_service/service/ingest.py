@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 from typing import Callable, Collection
 
-from .config import Settings
-from .corpus import (SIDECAR_SUFFIX, CorpusError, build_document, corpus_files, decode_report, report_path,
+from ..config import Settings
+from ..corpus.store import (SIDECAR_SUFFIX, CorpusError, build_document, corpus_files, decode_report, report_path,
                      sidecar_path, valid_doc_id)
-from .lexicon import is_word
+from ..clinical.rarity import is_word
 
 TEMP_MARK = ".tmp-"
 
@@ -246,7 +246,7 @@ def delete_report(settings: Settings, doc_id: str, known_ids: Callable[[], Colle
     """Remove a stored report and take it out of the index (`index_delete(doc_id, digest)`, digest =
     service.report_digest of its files). IngestError 404 when no such document, 409 when the document
     does not come from a corpus .txt file (e.g. a JSONL file) and so cannot be removed."""
-    from .corpus_digest import report_digest
+    from ..corpus.digest import report_digest
     from .locking import writer_lock
 
     if not valid_doc_id(doc_id):

@@ -1,70 +1,40 @@
-"""Flask app factory: the JSON API under /api and the web page at /.
-
-Every API response is JSON (errors: {"error": {"code", "message"}}), never HTML. Each worker
-process keeps one loaded index (a main segment and a delta segment, segments.py); a before_request
-hook re-reads models/CURRENT at most every Settings.reload_interval seconds and, when another worker
-switched it, loads only the new delta folder (the main segment is read again only after a merge or
-a full build).
-"""
+"""The JSON API under /api: routes and their request validation (ask, documents, summaries,
+adding and deleting reports with the admin token, health, the OpenAPI document)."""
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import hmac
-import io
 import json
 import logging
 import math
 import os
-import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, g, jsonify, request
 
-from .qa import MAX_TURNS, Answerer, Turn, UnknownDocument
-from .config import Settings
-from .corpus import resolve_doc_id
-from .index import IndexError_, current_pointer
-from .ingest import IngestError
-from .segments import Segments, load_segments
-from .locking import LockTimeout
+from ..config import Settings
+from ..corpus.store import resolve_doc_id
+from ..qa import MAX_TURNS, Answerer, Turn, UnknownDocument
+from ..service.holder import QAState
+from .errors import ApiError
 
-log = logging.getLogger("qa_service.api")
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_TITLE_CHARS = 500
 MAX_FAILED_LISTED = 100  # /api/health lists at most this many failed reports (and counts them all)
-CORS_ALLOW_HEADERS = "Content-Type, Authorization"
-CORS_MAX_AGE = "600"
 # An admin token shorter than this disables writes (403), and start-up logs why.
 MIN_TOKEN_CHARS = 32
-# Writes one worker process lets in at once (one writing, one waiting for the writer lock); more
-# are answered 503 at once, so writes never hold more than two of a worker's request threads.
-WRITE_SLOTS = 2
-WRITE_RETRY_AFTER = "3"
-SECURITY_HEADERS = (
-    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Content-Type-Options", "nosniff"),
-)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-
-
-def error_body(status: int, code: str, message: str):
-    return jsonify({"error": {"code": code, "message": message}}), status
-
-
-def _state() -> "QAState":
+def _state() -> QAState:
     return current_app.extensions["qa"]
+
+
+def _auth_failures() -> "FailureLog":
+    return current_app.extensions["qa_auth_failures"]
 
 
 def _answerer() -> Answerer:
@@ -253,7 +223,7 @@ def documents():
 
 @api.get("/documents/<path:doc_id>")
 def document(doc_id: str):
-    from .doc_entities import for_answerer
+    from ..clinical.doc_entities import for_answerer
 
     doc = _document(doc_id)
     entities, truncated = for_answerer(_answerer()).get(doc)
@@ -297,7 +267,7 @@ def _require_admin() -> None:
     if problem:
         raise ApiError(403, "ingest_disabled" if not token else "admin_token_too_short", problem)
     client = request.remote_addr or "-"
-    wait = state.auth_failures.retry_after(client)
+    wait = _auth_failures().retry_after(client)
     if wait:
         raise ApiError(429, "too_many_attempts", f"too many failed admin-token attempts from this address; "
                                                  f"try again in {wait} s", {"Retry-After": str(wait)})
@@ -307,7 +277,7 @@ def _require_admin() -> None:
     ok = scheme.lower() == "bearer" and hmac.compare_digest(
         _header_bytes(given.strip()), token.encode("utf-8", "surrogateescape"))
     if not ok:
-        state.auth_failures.fail(client)
+        _auth_failures().fail(client)
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <admin token>'",
                        {"WWW-Authenticate": 'Bearer realm="casebook-qa"'})
 
@@ -361,7 +331,7 @@ class FailureLog:
 
 def _ingest_body() -> tuple[str | None, str, str | None, str]:
     """(id or None, text, title or None, format) from a text/plain, JSON or application/pdf request."""
-    from .pdf import PdfError, pdf_text
+    from ..corpus.pdf import PdfError, pdf_text
 
     mimetype = request.mimetype
     fmt = "text"
@@ -411,7 +381,7 @@ def _ingest_body() -> tuple[str | None, str, str | None, str]:
 
 @api.post("/documents")
 def add_document():
-    from .ingest import add_report, new_doc_id
+    from ..service.ingest import add_report, new_doc_id
 
     _require_admin()
     doc_id, text, title, fmt = _ingest_body()
@@ -433,7 +403,7 @@ def add_document():
 
 @api.delete("/documents/<path:doc_id>")
 def delete_document(doc_id: str):
-    from .ingest import delete_report
+    from ..service.ingest import delete_report
 
     _require_admin()
     state = _state()
@@ -461,300 +431,3 @@ def openapi():
     from .openapi import spec
 
     return jsonify(spec(_state().settings))
-
-
-# ---------------------------------------------------------------- state
-
-class QAState:
-    """The worker's settings, its loaded segments and answerer, and the reload of what another worker
-    wrote to models/."""
-
-    def __init__(self, settings: Settings, answerer: Answerer, segments: Segments | None = None):
-        self.settings = settings
-        self.answerer = answerer
-        # None until needed when the app was given an answerer: then loaded from models/ by a write.
-        self.segments = segments
-        if segments is not None:
-            self.pointer = segments.pointer
-        else:
-            self.pointer = current_pointer(settings.models_dir) if settings.models_dir.is_dir() else ()
-        self._checked = time.monotonic()
-        self._lock = threading.Lock()
-        self._merging = threading.Lock()
-        self._loader: threading.Thread | None = None
-        # Writes wait at most write_wait seconds for the writer lock, then 503.
-        self.write_settings = replace(settings, lock_timeout=settings.write_wait)
-        self._write_slots = threading.BoundedSemaphore(WRITE_SLOTS)
-        self.auth_failures = FailureLog(settings.models_dir / "auth-failures.json",
-                                        settings.auth_fail_limit, settings.auth_fail_window)
-
-    def refresh(self, force: bool = False, wait: bool = True) -> Answerer:
-        """The current answerer, first reloading the index if models/CURRENT names a new one (checked
-        at most every reload_interval seconds, unless forced). Threads arriving while one reloads
-        wait for it rather than answer from the index it is replacing, unless `wait` is False
-        (health): then they answer from the loaded one at once."""
-        if force or time.monotonic() - self._checked >= self.settings.reload_interval:
-            if not self._lock.acquire(blocking=wait):
-                return self.answerer
-            try:
-                now = time.monotonic()
-                if force or now - self._checked >= self.settings.reload_interval:
-                    self._reload_if_changed()
-                    self._checked = now  # the time CURRENT was read, not the time the load ended
-            finally:
-                self._lock.release()
-        return self.answerer
-
-    @contextlib.contextmanager
-    def write_slot(self):
-        """One of WRITE_SLOTS places for a write in this process, or 503 at once when all are taken."""
-        if not self._write_slots.acquire(blocking=False):
-            raise ApiError(503, "busy", "other writes are in progress; try again shortly",
-                           {"Retry-After": WRITE_RETRY_AFTER})
-        try:
-            yield
-        finally:
-            self._write_slots.release()
-
-    def _reload_if_changed(self) -> None:
-        """Called with self._lock held. A new delta over the loaded main segment: read the delta folder
-        only and compose. A new main segment standing for the corpus already served (a merge): load
-        it in a background thread and keep answering meanwhile (the answers are the same). Any other
-        new main segment (a full build): load it before answering."""
-        for _ in range(3):  # CURRENT may move again (and the folders it named go) while we load
-            pointer = current_pointer(self.settings.models_dir)
-            if not pointer or pointer == self.pointer:
-                return
-            if self.segments is not None and pointer[0] != self.segments.main_name and self._same_corpus(pointer):
-                self._load_in_background()
-                return
-            try:
-                segs = load_segments(self.settings.models_dir, self.segments, pointer)
-            except IndexError_ as exc:
-                log.warning("index reload failed, keeping the loaded one: %s", exc)
-                continue
-            if current_pointer(self.settings.models_dir) == pointer:
-                self._install(segs)
-                log.info("loaded index %s (%d documents)", "+".join(pointer), len(segs.view.docs))
-                return
-
-    def _same_corpus(self, pointer: tuple[str, ...]) -> bool:
-        from .index import read_folder_meta
-
-        meta = read_folder_meta(self.settings.models_dir / pointer[-1]) or {}
-        served = self.answerer.index.meta.get("fingerprint")
-        return served is not None and meta.get("fingerprint") == served
-
-    def _load_in_background(self) -> None:
-        """Load the main segment CURRENT names (then its newest delta) and switch to it, in a thread."""
-        if self._loader is not None and self._loader.is_alive():
-            return
-        models = self.settings.models_dir
-
-        def run() -> None:
-            try:
-                for _ in range(3):
-                    pointer = current_pointer(models)
-                    segs = load_segments(models, None, pointer)
-                    with self._lock:
-                        now = current_pointer(models)
-                        if now and now[0] == pointer[0]:
-                            if now != pointer:  # a write meanwhile: its delta is small
-                                segs = load_segments(models, segs, now)
-                            self._install(segs)
-                            log.info("loaded index %s (%d documents) in the background", "+".join(now),
-                                     len(segs.view.docs))
-                            return
-            except Exception:  # the next check loads it in the foreground
-                log.exception("loading the merged index in the background failed")
-
-        self._loader = threading.Thread(target=run, name="load-main", daemon=True)
-        self._loader.start()
-
-    def _install(self, segs: Segments) -> None:
-        from .service import make_answerer
-
-        self.answerer = make_answerer(segs.view, self.settings)
-        self.segments, self.pointer = segs, segs.pointer
-
-    def _use(self, segs: Segments) -> None:
-        """Serve `segs`, which this process has just written (no reload from disk)."""
-        from .service import make_answerer
-
-        answerer = make_answerer(segs.view, self.settings)  # outside the lock: readers keep going
-        with self._lock:
-            self.answerer, self.segments, self.pointer = answerer, segs, segs.pointer
-
-    def _live(self) -> Segments:
-        """The segments CURRENT names, loaded (called under the writer lock, so they cannot change
-        meanwhile; a write must never build on an older state)."""
-        pointer = current_pointer(self.settings.models_dir)
-        with self._lock:
-            if self.segments is None or self.segments.pointer != pointer:
-                self._install(load_segments(self.settings.models_dir, self.segments, pointer or None))
-            return self.segments
-
-    def known_ids(self) -> set[str]:
-        """Ids of the newest index (called under the writer lock, so it cannot change meanwhile)."""
-        return set(self._live().view.doc_by_id)
-
-    def index_add(self, doc_id: str):
-        """Index the stored report `doc_id` into a new delta and serve it here at once; the view."""
-        from .live import add_document
-
-        segs = add_document(self.write_settings, self._live(), doc_id)
-        self._use(segs)
-        return segs.view
-
-    def index_delete(self, doc_id: str, digest: int):
-        """Take `doc_id` out of the index and serve the result here at once; the view."""
-        from .live import delete_document
-
-        segs = delete_document(self.write_settings, self._live(), doc_id, digest)
-        self._use(segs)
-        return segs.view
-
-    def maybe_merge(self) -> threading.Thread | None:
-        """Start merging the delta into the main segment in a background thread when it has grown past
-        the merge size (one merge at a time; live.merge also keeps other processes out)."""
-        from .live import merge, needs_merge
-
-        segs = self.segments
-        if segs is None or not needs_merge(self.settings, segs) or not self._merging.acquire(blocking=False):
-            return None
-
-        def run() -> None:
-            try:
-                merge(self.settings, segs, on_switch=self._use)
-            except Exception:  # the delta keeps serving; the next write tries again
-                log.exception("merging the delta segment failed")
-            finally:
-                self._merging.release()
-
-        thread = threading.Thread(target=run, name="merge-delta", daemon=True)
-        thread.start()
-        return thread
-
-    def settle(self) -> None:
-        """Wait out one reload interval after a swap: any request that arrives after a write has
-        answered then reaches a worker whose next check is due, so it sees the write."""
-        time.sleep(self.settings.reload_interval)
-
-
-# ---------------------------------------------------------------- app
-
-def create_app(settings: Settings | None = None, answerer: Answerer | None = None) -> Flask:
-    """Build the app; the index is loaded (or built) once here and kept on the app."""
-    settings = settings or Settings.from_env()
-    segments = None
-    if answerer is None:
-        from .service import load_or_build, make_answerer
-
-        report = load_or_build(settings)
-        segments = report.segments
-        answerer = make_answerer(report.index, settings)
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False
-    app.url_map.merge_slashes = False  # "//" is not redirected (an HTML 308): ids are checked instead
-    app.extensions["qa"] = QAState(settings, answerer, segments)
-    if settings.admin_token and token_problem(settings.admin_token):
-        log.error("%s", token_problem(settings.admin_token))
-    app.register_blueprint(api)
-    from .web import web
-
-    app.register_blueprint(web)
-    cors_origins = frozenset(settings.cors_origins)
-
-    @app.before_request
-    def _start():
-        g.t0 = time.perf_counter()
-        length = request.content_length
-        if length is not None and length > settings.max_body_bytes:
-            raise ApiError(413, "payload_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
-        if length is None and request.environ.get("wsgi.input_terminated"):
-            _buffer_streamed_body(settings.max_body_bytes)
-        # Health never waits: not for a reload in another thread, not for a write.
-        g.answerer = _state().refresh(wait=request.path != "/api/health")
-
-    @app.after_request
-    def _finish(response):
-        ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
-        log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, ms)
-        for key, value in SECURITY_HEADERS:
-            response.headers[key] = value
-        if request.path.startswith("/api/"):
-            response.headers["Cache-Control"] = "no-store"
-            if request.method == "OPTIONS" and response.status_code == 200:
-                response.status_code = 204
-                response.set_data(b"")
-                response.headers.pop("Content-Type", None)
-            if cors_origins:
-                _cors(response, cors_origins)
-        return response
-
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
-        body, status = error_body(exc.status, exc.code, exc.message)
-        body.headers.update(exc.headers)
-        return body, status
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
-        status = exc.code or 500
-        code = _HTTP_CODES.get(status) or (exc.name or "error").lower().replace(" ", "_")
-        body, status = error_body(status, code, exc.description or exc.name)
-        headers = dict(exc.get_headers())
-        for key in ("Allow", "WWW-Authenticate", "Retry-After"):
-            if headers.get(key):
-                body.headers[key] = headers[key]
-        return body, status
-
-    @app.errorhandler(IngestError)
-    def _ingest_error(exc: IngestError):
-        return error_body(exc.status, exc.code, exc.message)
-
-    @app.errorhandler(LockTimeout)
-    def _busy(exc: LockTimeout):
-        body, status = error_body(503, "busy", "another write is updating the index; try again later")
-        body.headers["Retry-After"] = WRITE_RETRY_AFTER
-        return body, status
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        log.exception("unhandled error")
-        return error_body(500, "internal_error", "the server failed to handle this request")
-
-    return app
-
-
-_HTTP_CODES = {413: "payload_too_large"}
-
-
-def _buffer_streamed_body(limit: int) -> None:
-    """Read a body sent without Content-Length (chunked) up to the limit, 413 past it. Werkzeug's
-    own max_content_length guard silently truncates such a body at the limit instead."""
-    raw = request.environ["wsgi.input"]
-    chunks, size = [], 0
-    while size <= limit:
-        chunk = raw.read(min(65536, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > limit:
-        raise ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
-    request.environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
-
-
-def _cors(response, origins: frozenset[str]) -> None:
-    response.vary.add("Origin")
-    origin = request.headers.get("Origin")
-    if not origin or not (origin in origins or "*" in origins):
-        return
-    response.headers["Access-Control-Allow-Origin"] = origin if origin in origins else "*"
-    if request.method == "OPTIONS":
-        allow = response.headers.get("Allow") or "GET, POST, DELETE, OPTIONS"
-        response.headers["Access-Control-Allow-Methods"] = allow
-        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
-        response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE

@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from .corpus import MAX_REPORT_BYTES, CorpusError, printable_title
+from .store import MAX_REPORT_BYTES, CorpusError, printable_title
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .domain import Section
+from ..domain import Section
 from .layout import CAPTION_RE, HEADING_RE, UNINDEXED_SECTIONS, canonical_heading, caption_name
 
 _BLOCK = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]*)*")

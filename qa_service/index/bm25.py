@@ -34,7 +34,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
-from .domain import Document, Section, Sentence
+from ..domain import Document, Section, Sentence
 
 INDEX_FORMAT = 4  # 4: raw counts on disk (3 stored BM25 weights)
 CURRENT = "CURRENT"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .corpus import SIDECAR_SUFFIX, hash_file
+from .store import SIDECAR_SUFFIX, hash_file
 
 DIGEST_BITS = 128
 

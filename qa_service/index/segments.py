@@ -32,7 +32,7 @@ from typing import Collection, Sequence
 import numpy as np
 from scipy import sparse
 
-from .index import INDEX_FORMAT, Index, IndexError_, current_pointer, load_folder
+from .bm25 import INDEX_FORMAT, Index, IndexError_, current_pointer, load_folder
 
 DELTA = "delta"
 

@@ -8,19 +8,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .qa import Answerer
-from .config import Settings
-from .corpus_digest import DIGEST_BITS, report_digest
+from ..qa import Answerer
+from ..config import Settings
+from ..corpus.digest import DIGEST_BITS, report_digest
 from .locking import writer_lock
-from .analysis import terms
-from .concepts import load_matcher, vocabulary_hash
-from .corpus import LoadError, corpus_files, hash_file, load_corpus, read_sidecar
-from .index import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
+from ..text.tokenize import terms
+from ..clinical.concepts import load_matcher, vocabulary_hash
+from ..corpus.store import LoadError, corpus_files, hash_file, load_corpus, read_sidecar
+from ..index.bm25 import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
                     save_index)
-from .lexicon import is_word
-from .nlp import ClinicalNLP
-from .qa.spelling import SpellingCorrector
-from .segments import Segments, load_segments
+from ..clinical.rarity import is_word
+from ..clinical.entities import ClinicalNLP
+from ..qa.spelling import SpellingCorrector
+from ..index.segments import Segments, load_segments
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +185,8 @@ def featurizer(settings: Settings) -> Callable[[str, object], list[str]]:
 
 def load_encoders(settings: Settings) -> dict:
     """The sentence encoders the settings name (features.ENCODERS keys) that are installed."""
-    from .qa.features import ENCODERS
-    from .semantic import load_encoder
+    from ..qa.features import ENCODERS
+    from ..index.semantic import load_encoder
 
     out = {}
     for name in settings.encoders:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from .analysis import fold, stem
+from ..text.tokenize import fold, stem
 
 VOCAB_DIR = Path(__file__).parent / "vocab"
 CACHE_VERSION = 7

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Iterator
 
-from .config import Settings
+from ..config import Settings
 
 LOCK_FILE = ".lock"
 

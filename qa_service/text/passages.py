@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .domain import Section, Sentence
+from ..domain import Section, Sentence
 
 # Words after which a period does not end a sentence.
 _ABBREVIATIONS = frozenset(

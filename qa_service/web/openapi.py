@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 description of the JSON API, served at GET /api/openapi.json."""
 from __future__ import annotations
 
-from .config import Settings
-from .corpus import DOC_ID_MAX
-from .doc_entities import MAX_ENTITY_CHARS
-from .qa.followup import MAX_TURNS
+from ..config import Settings
+from ..corpus.store import DOC_ID_MAX
+from ..clinical.doc_entities import MAX_ENTITY_CHARS
+from ..qa.followup import MAX_TURNS
 
 JSON = "application/json"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .concepts import ConceptMatcher
-from .domain import Entity
-from .passages import sentence_spans
+from ..domain import Entity
+from ..text.passages import sentence_spans
 
 # ConText trigger phrases (lowercase), after Chapman et al.'s NegEx/ConText lexicons.
 _NEG_BEFORE = ["no", "not", "without", "denied", "denies", "deny", "negative for", "no evidence of", "no sign of",

@@ -13,7 +13,7 @@ import weakref
 from collections import OrderedDict
 from concurrent.futures import Future
 
-from .domain import Document, Entity
+from ..domain import Document, Entity
 
 MAX_ENTITY_CHARS = 100_000
 CACHE_SIZE = 32

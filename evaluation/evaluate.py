@@ -7,9 +7,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .analysis import normalize_for_match
-from .corpus import resolve_doc_id
-from .qa import Answerer, UnknownDocument
+from qa_service.text.tokenize import normalize_for_match
+from qa_service.corpus.store import resolve_doc_id
+from qa_service.qa import Answerer, UnknownDocument
 
 
 @dataclass
