@@ -193,7 +193,7 @@ def bench_size(size: str, workdir: Path, trials: int, log) -> dict:
         "import sys, time, json\n"
         "from qa_service.config import Settings\n"
         "from qa_service.index.segments import load_segments\n"
-        "from qa_service.service.build import live\n"
+        "from qa_service.service import live\n"
         "s = Settings.from_env()\n"
         "segs = load_segments(s.models_dir)\n"
         "t = time.perf_counter(); out = live.merge(s, segs); dt = time.perf_counter() - t\n"

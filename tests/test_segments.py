@@ -198,7 +198,7 @@ def test_a_restart_loads_main_and_delta_without_rebuilding(incremental):
 def test_merge_gives_exactly_a_full_rebuild(incremental, rebuilt, tmp_path):
     """Merging the delta (on a copy of the models folder) writes the arrays a full rebuild writes, and
     then answers exactly as it does (same scores, bit for bit)."""
-    from qa_service.service.build import live
+    from qa_service.service import live
     from qa_service.index.bm25 import current_pointer, load_index
     from qa_service.index.segments import load_segments
     from qa_service.service.build import load_or_build, make_answerer
@@ -295,7 +295,7 @@ def test_background_merge_rebases_writes_made_meanwhile(tmp_path):
     """A merge that started from an older state keeps the writes made since: a report added after
     the snapshot stays in the new delta, a snapshot report deleted since is deleted from the merged
     main, and the corpus fingerprint stays that of the corpus."""
-    from qa_service.service.build import live
+    from qa_service.service import live
     from qa_service.web.app import create_app
     from qa_service.service.build import corpus_fingerprint, load_or_build
 
@@ -354,7 +354,7 @@ def test_the_delta_is_merged_in_the_background_when_it_grows(tmp_path):
 def test_other_workers_load_a_merged_main_in_the_background(tmp_path):
     """After a merge, another worker keeps answering from what it has (the same reports) while it
     loads the merged main segment in a thread, then switches to it."""
-    from qa_service.service.build import live
+    from qa_service.service import live
     from qa_service.web.app import create_app
 
     (tmp_path / "corpus").mkdir()
@@ -404,7 +404,7 @@ def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
                QA_ENCODERS="wl", QA_TEST_SLOW_BUILD_SECONDS="60")
     proc = subprocess.Popen([sys.executable, "-c", (
         "from qa_service.config import Settings\nfrom qa_service.index.segments import load_segments\n"
-        "from qa_service.service.build import live\ns = Settings.from_env()\nlive.merge(s, load_segments(s.models_dir))\n")],
+        "from qa_service.service import live\ns = Settings.from_env()\nlive.merge(s, load_segments(s.models_dir))\n")],
         env=env)
     try:
         deadline = time.monotonic() + 60

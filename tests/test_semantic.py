@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service.index.bm25 import semantic
+from qa_service.index import semantic
 from qa_service.index.semantic import MINILM, WORDLLAMA, Encoder, load_encoder
 
 REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
