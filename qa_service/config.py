@@ -87,8 +87,6 @@ class Settings:
     merge_min_docs: int = 100
     merge_fraction: float = 0.02
     merge_max_docs: int = 1000
-    # Test-only: sleep this long inside a rebuild, after fitting and before the swap.
-    test_slow_build_seconds: float = 0.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -117,7 +115,6 @@ class Settings:
             merge_min_docs=_env_int("QA_MERGE_MIN_DOCS", 100),
             merge_fraction=_env_float("QA_MERGE_FRACTION", 0.02),
             merge_max_docs=_env_int("QA_MERGE_MAX_DOCS", 1000),
-            test_slow_build_seconds=_env_float("QA_TEST_SLOW_BUILD_SECONDS", 0.0),
         )
         encoders = set(s.encoders) - {"wl", "lm"}
         if encoders:

@@ -401,8 +401,9 @@ def test_kill_9_during_a_merge_leaves_a_consistent_state(tmp_path):
     before = current_pointer(s.models_dir)
     assert len(before) == 2
     env = dict(os.environ, PYTHONPATH=str(ROOT), QA_CORPUS_DIR=str(s.corpus_dir), QA_MODELS_DIR=str(s.models_dir),
-               QA_ENCODERS="wl", QA_TEST_SLOW_BUILD_SECONDS="60")
+               QA_ENCODERS="wl")
     proc = subprocess.Popen([sys.executable, "-c", (
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nimport slow_swap\nslow_swap.install(60)\n"
         "from qa_service.config import Settings\nfrom qa_service.index.segments import load_segments\n"
         "from qa_service.service import live\ns = Settings.from_env()\nlive.merge(s, load_segments(s.models_dir))\n")],
         env=env)

@@ -68,7 +68,7 @@ def _doc_ids(server: Server) -> list[str]:
 def test_every_worker_moves_to_the_new_index(dirs):
     corpus, models, base = dirs
     server = Server(corpus, models, base / "server.log", token=TOKEN, workers=2, threads=2,
-                    env={"QA_TEST_SLOW_BUILD_SECONDS": "1.5"})
+                    slow_swap=1.5)
     try:
         server.wait_ready()
         def from_old(b):
@@ -125,7 +125,7 @@ def test_every_worker_moves_to_the_new_index(dirs):
 def test_kill_9_during_ingest_leaves_a_consistent_state(dirs):
     corpus, models, base = dirs
     server = Server(corpus, models, base / "crash.log", token=TOKEN, workers=2, threads=2,
-                    env={"QA_TEST_SLOW_BUILD_SECONDS": "30"})
+                    slow_swap=30)
     old_current = None
     try:
         server.wait_ready()

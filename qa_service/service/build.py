@@ -198,6 +198,12 @@ def load_encoders(settings: Settings) -> dict:
     return out
 
 
+def before_swap() -> None:
+    """Runs just before a new index is made current (a full build's save; live.py's switch to a new
+    delta or merged main). Does nothing; tests replace it to widen the window before the swap
+    (tests/slow_swap.py for server subprocesses)."""
+
+
 def build(settings: Settings, progress: Callable[..., Iterable] | None = None) -> BuildReport:
     """Load the corpus, fit the index and save it atomically under models/ (beside the old one, which
     keeps serving until the swap); log which reports were added, removed or changed since it."""
@@ -220,8 +226,7 @@ def build(settings: Settings, progress: Callable[..., Iterable] | None = None) -
                               "errors": [str(e) for e in errors],
                               "failed_reports": [e.to_dict() for e in errors],
                               "changes": changes.to_dict(), "reports": reports})
-    if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
-        time.sleep(settings.test_slow_build_seconds)
+    before_swap()
     t2 = time.perf_counter()
     folder = save_index(index, settings.models_dir)
     log.info("fitted in %.1f s, saved in %.1f s", t2 - t1, time.perf_counter() - t2)

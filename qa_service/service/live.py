@@ -38,6 +38,7 @@ from ..clinical.rarity import is_word
 from ..index.segments import Segments, canonical, compose, delta_meta, deleted_ids, empty_like, load_segments, view_meta
 from ..corpus.digest import report_digest
 from .locking import writer_lock
+from . import build
 from .build import CorpusDigest, _apply_sidecars, featurizer, load_encoders
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,7 @@ def _commit(settings: Settings, segs: Segments, delta: Index, stamps: dict[str, 
 
 
 def _switch(settings: Settings, main: str, delta: str | None = None) -> None:
-    if settings.test_slow_build_seconds > 0:  # test hook: widen the window before the swap
-        time.sleep(settings.test_slow_build_seconds)
+    build.before_swap()  # looked up at call time: tests replace it
     switch_current(settings.models_dir, main, delta)
 
 

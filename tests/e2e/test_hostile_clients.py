@@ -62,7 +62,7 @@ def writer_server(tmp_path_factory):
     """A server whose rebuilds take 4 s longer (test hook), with a non-Latin-1 admin token."""
     corpus, models, base = _dirs(tmp_path_factory, "writes")
     srv = Server(corpus, models, base / "server.log", token=UNICODE_TOKEN, workers=2, threads=4,
-                 env={"QA_TEST_SLOW_BUILD_SECONDS": "4"})
+                 slow_swap=4)
     try:
         srv.wait_ready()
         yield srv
