@@ -14,7 +14,7 @@ Stages (each timed alone, on the output of the one before):
   document   corpus.build_document(...) end to end (clean + sections + sentences + raw offsets)
   index      index.build_index([document], the service's featurizer): word stems + concept ids
 
-The inputs (PATHOLOGICAL below) are shared with tests/test_robust_text.py. Results are printed and
+The inputs (PATHOLOGICAL below) are shared with tests/text/test_robust_text.py. Results are printed and
 written to benchmarks/README.md between the `<!-- text-stages:* -->` markers (--no-readme to skip).
 """
 from __future__ import annotations

@@ -119,7 +119,7 @@ _CRLF = re.compile(r"\r\n?|\f|\u2028|\u2029")
 _SOFT_HYPHEN = re.compile("\u00ad")
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
 _LIGATURE_RE = re.compile("[" + "".join(_LIGATURES) + "]")
-# Linear-time rule for every pattern here (tests/test_robust_text.py, benchmarks/text_stages.py): a
+# Linear-time rule for every pattern here (tests/text/test_robust_text.py, benchmarks/text_stages.py): a
 # pattern that starts with a repeated class starts only where a run of that class starts (a negative
 # lookbehind on the same class), its runs are possessive (`*+`, `++`: no backtracking into them) or
 # bounded, so each character is scanned a bounded number of times whatever the input.

@@ -14,7 +14,7 @@ import pytest
 from qa_service.index import semantic
 from qa_service.index.semantic import MINILM, WORDLLAMA, Encoder, load_encoder
 
-REFERENCE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "minilm_reference.json"
 
 QUERY = "The kidney biopsy showed lupus nephritis"
 PARAPHRASE = "Renal biopsy confirmed class 3 lupus nephritis"

@@ -18,7 +18,7 @@ import pytest
 from qa_service.config import Settings
 from reports import LEPROSY, LEPROSY_QUESTION, STONEFISH, STONEFISH_QUESTION
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 ADA = SHARED / "data" / "ada_case_reports" / "case_reports.jsonl"
 E3C = SHARED / "data" / "e3c_en_cases" / "cases.jsonl"

@@ -19,7 +19,7 @@ import pytest
 from pdfgen import make_pdf
 from qa_service.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "corpus" / "calcinosis-cutis-universalis-sle.txt"
 SEED = 20240612
 N_FILES = 260

@@ -13,7 +13,7 @@ from conftest import imported
 from qa_service.config import Settings
 from reports import LEPROSY, LEPROSY_QUESTION, STONEFISH, STONEFISH_ANSWER, STONEFISH_QUESTION, STONEFISH_TITLE
 
-REPORT = Path(__file__).resolve().parents[1] / "corpus" / "calcinosis-cutis-universalis-sle.txt"
+REPORT = Path(__file__).resolve().parents[2] / "corpus" / "calcinosis-cutis-universalis-sle.txt"
 TOKEN = "s3cret-admin-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSONL_DOC = {"id": "jsonl-case", "title": "A JSONL case",

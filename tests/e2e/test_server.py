@@ -16,7 +16,7 @@ from server_util import Server
 
 pytestmark = pytest.mark.slow
 
-REPORT = Path(__file__).resolve().parents[1] / "corpus" / "calcinosis-cutis-universalis-sle.txt"
+REPORT = Path(__file__).resolve().parents[2] / "corpus" / "calcinosis-cutis-universalis-sle.txt"
 TOKEN = "server-test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 OLD_QUESTION = "Which antibodies were positive?"

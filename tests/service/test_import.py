@@ -21,7 +21,7 @@ from qa_service.corpus.store import corpus_files, read_sidecar, safe_id
 from qa_service.service.importer import import_paths
 from reports import LEPROSY, LEPROSY_QUESTION, STONEFISH, STONEFISH_ANSWER, STONEFISH_QUESTION, STONEFISH_TITLE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "corpus" / "calcinosis-cutis-universalis-sle.txt"
 TOKEN = "import-test-token-0123456789abcdefgh"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
