@@ -334,7 +334,7 @@ class ConceptMatcher:
         """Abbreviations matched as written: "US of the abdomen" but not "tell us"; not inside a run of
         capitals ("TELL US MORE") nor before a capitalised name ("US Air Force"), and a roman numeral
         after "stage", "class", "type"... is a number."""
-        out = []
+        out: list[tuple[int, int, str]] = []
         for i, w in enumerate(words):
             if len(w) < 4 or w[0] not in self._cased_lower:
                 continue

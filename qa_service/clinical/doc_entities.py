@@ -59,6 +59,7 @@ class DocumentEntities:
                     self._futures.popitem(last=False)  # waiters keep their own reference
             else:
                 self._futures.move_to_end(doc.id)
+        assert fut is not None
         if owner:
             try:
                 self.computed += 1

@@ -143,7 +143,8 @@ def decode_report(data: bytes, where: str = "report") -> str:
     return text
 
 
-def _latin1_fallback(exc: UnicodeError):
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)  # registered for decoding only
     return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
 
 

@@ -241,7 +241,7 @@ def write_folder(index: Index, folder: Path, meta: dict) -> None:
     """Write the index's files into an existing (temporary) folder and fsync them."""
     m = index.counts
     np.savez(folder / "matrix.npz", data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape))
-    np.savez(folder / "sentences.npz", **index.sentences)
+    np.savez(folder / "sentences.npz", **index.sentences)  # type: ignore[arg-type]  # numpy stubs: **arrays
     for name, vecs in index.vectors.items():
         np.save(folder / f"vectors-{name}.npy", np.asarray(vecs).astype(np.float16), allow_pickle=False)
     (folder / "vocab.json").write_text(json.dumps(index.vocab, separators=(",", ":")))
@@ -291,10 +291,10 @@ def save_index(index: Index, models_dir: Path) -> Path:
 def clean_stale(models_dir: Path, keep: Sequence[str] | None = None) -> None:
     """Remove index and delta folders that CURRENT does not name and temp leftovers of interrupted
     writes. Call under the writer lock (a writer's folder is not named by CURRENT until it switches)."""
-    keep = set(keep if keep is not None else current_pointer(models_dir))
+    kept = set(keep if keep is not None else current_pointer(models_dir))
     for pattern in ("index-*", "delta-*"):
         for p in models_dir.glob(pattern):
-            if p.name not in keep:
+            if p.name not in kept:
                 shutil.rmtree(p, ignore_errors=True)
     for pattern in (".tmp-index-*", ".tmp-delta-*"):
         for p in models_dir.glob(pattern):

@@ -51,7 +51,7 @@ class RowStack:
                 flat.extend(p.pieces)
             elif len(p):
                 flat.append(p)
-        self.pieces = flat
+        self.pieces: list[np.ndarray] = flat
         self.dim = int(dim)
         self.starts = np.concatenate([[0], np.cumsum([len(p) for p in flat])]).astype(np.int64)
 
@@ -209,15 +209,15 @@ def compose(parts: Sequence[tuple[Index, Collection[str]]], meta: dict | None = 
 def canonical(index: Index, order: Sequence[int], meta: dict | None = None) -> Index:
     """The index with its documents in `order` (positions in index.docs) and its vocabulary sorted,
     vectors in one array: the arrays `build_index` gives for those documents in that order."""
-    order = np.asarray(order, dtype=np.int64)
-    lo, hi = index.doc_rows[order], index.doc_rows[order + 1]
+    rows = np.asarray(order, dtype=np.int64)
+    lo, hi = index.doc_rows[rows], index.doc_rows[rows + 1]
     lens = hi - lo
     n = int(lens.sum())
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
     row_perm = np.repeat(lo - starts, lens) + np.arange(n)  # new row -> old row
     table = {c: col[row_perm] for c, col in index.sentences.items()}
-    table["doc"] = np.repeat(np.arange(len(order)), lens).astype(np.int32)
-    terms = sorted(index.vocab)  # CountVectorizer numbers its vocabulary in sorted order
+    table["doc"] = np.repeat(np.arange(len(rows)), lens).astype(np.int32)
+    terms = sorted(index.vocab)  # CountVectorizer numbers its vocabulary in sorted rows
     new_col = np.empty(len(terms), dtype=np.int64)
     new_col[np.fromiter((index.vocab[t] for t in terms), dtype=np.int64, count=len(terms))] = np.arange(len(terms))
     new_row = np.empty(n, dtype=np.int64)
@@ -228,8 +228,8 @@ def canonical(index: Index, order: Sequence[int], meta: dict | None = None) -> I
     counts.sort_indices()
     vectors = {name: np.asarray(v)[row_perm] for name, v in index.vectors.items()}
     info = dict(meta if meta is not None else index.meta)
-    info.update(n_docs=len(order), n_sentences=n, n_terms=len(terms))
-    out = Index([index.docs[i] for i in order], {t: i for i, t in enumerate(terms)}, counts, table, info,
+    info.update(n_docs=len(rows), n_sentences=n, n_terms=len(terms))
+    out = Index([index.docs[i] for i in rows], {t: i for i, t in enumerate(terms)}, counts, table, info,
                 vectors, k1=index.k1, b=index.b)
     out.meta["max_idf"] = out.max_idf
     return out

@@ -31,7 +31,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -190,7 +190,7 @@ class MiniLMEncoder:
         self.pos = w["embeddings.position_embeddings.weight"]
         self.type0 = w["embeddings.token_type_embeddings.weight"][0]
         self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers = []
+        self.layers: list[dict[str, Any]] = []
         for i in range(self.n_layers):
             p = f"encoder.layer.{i}."
             qkv = [lin(p + f"attention.self.{m}") for m in ("query", "key", "value")]
@@ -235,11 +235,13 @@ class MiniLMEncoder:
             s /= s.sum(axis=-1, keepdims=True)
             ctx = (s @ v).transpose(0, 2, 1, 3).reshape(B * L, D)
             ow, ob = lay["o"]
-            x = _layer_norm(x + (ctx @ ow + ob), *lay["ln1"], self.eps)
+            lw, lb = lay["ln1"]
+            x = _layer_norm(x + (ctx @ ow + ob), lw, lb, self.eps)
             iw, ib = lay["i"]
             h = _gelu(x @ iw + ib)
             w2, b2 = lay["out"]
-            x = _layer_norm(x + (h @ w2 + b2), *lay["ln2"], self.eps)
+            lw, lb = lay["ln2"]
+            x = _layer_norm(x + (h @ w2 + b2), lw, lb, self.eps)
         m = mask[:, :, None]
         return (x.reshape(B, L, D) * m).sum(axis=1) / np.maximum(m.sum(axis=1), np.float32(1e-9))
 

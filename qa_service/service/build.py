@@ -131,7 +131,8 @@ def _apply_sidecars(docs: list) -> tuple[list, dict[str, dict]]:
         h = hashlib.sha256()
         hash_file(h, src)
         h.update(b"\0" + doc.title.encode("utf-8", "replace"))
-        source = side.get("source") if isinstance(side.get("source"), dict) else {"kind": "corpus", "file": src.name}
+        given = side.get("source")
+        source = given if isinstance(given, dict) else {"kind": "corpus", "file": src.name}
         source = {k: v for k, v in source.items() if k != "path"}  # the sidecar keeps it; meta stays small
         info = {"sha256": h.hexdigest()[:16], "source": source,
                 "added": side.get("added") if isinstance(side.get("added"), str) else _iso_mtime(src)}
@@ -168,7 +169,7 @@ def _encoding_progress(name: str, encode: Callable[[list[str]], object],
         starts = range(0, len(texts), ENCODE_BATCH)
         desc = f"encoding {len(texts):,} sentences ({name}), batches of {ENCODE_BATCH}"
         parts = [encode(texts[i:i + ENCODE_BATCH]) for i in progress(starts, desc=desc, unit="batch")]
-        return np.concatenate(parts)
+        return np.concatenate([np.asarray(p) for p in parts])
 
     return run
 

@@ -148,6 +148,7 @@ class QAState:
         with self._lock:
             if self.segments is None or self.segments.pointer != pointer:
                 self._install(load_segments(self.settings.models_dir, self.segments, pointer or None))
+            assert self.segments is not None
             return self.segments
 
     def known_ids(self) -> set[str]:

@@ -80,6 +80,7 @@ def _commit(settings: Settings, segs: Segments, delta: Index, stamps: dict[str, 
     A delta that adds and deletes nothing and stands for the main segment's corpus is no delta: CURRENT
     then names the main segment alone."""
     models = settings.models_dir
+    assert segs.main_name is not None  # a main segment on disk always has a folder name
     deleted = sorted(set(deleted) & set(segs.main.doc_by_id))
     if not delta.docs and not deleted and digest == CorpusDigest.from_meta(segs.main.meta) \
             and failed == list(segs.main.meta.get("failed_reports") or []):
@@ -239,7 +240,7 @@ def _rebase(settings: Settings, snap: Segments, merged: Index, name: str) -> Seg
     gone = (deleted - snap.deleted) | {i for i, st in snap_stamps.items() if stamps.get(i) != st}
     newer = compose([(delta, merged_ids)]) if merged_ids else delta
     stamps = {i: st for i, st in stamps.items() if i not in merged_ids}
-    gone = {i for i in gone if i in merged.doc_by_id}
+    gone = frozenset(i for i in gone if i in merged.doc_by_id)
     out = _commit(settings, Segments(merged, name), newer, stamps, gone, _digest_of(now), _failed(now),
                   _delta_reports(now))
     clean_stale(models, keep=out.pointer)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..domain import Section, Sentence
 
@@ -91,7 +92,7 @@ def split_sentences(text: str, sections: list[Section], paragraph_base: int = 0)
     return out
 
 
-def window(sentences: list[Sentence] | tuple[Sentence, ...], i: int, size: int = 3) -> tuple[int, int]:
+def window(sentences: Sequence[Sentence], i: int, size: int = 3) -> tuple[int, int]:
     """Indices [lo, hi) of a window of up to `size` sentences around sentence i, within its section."""
     sec = sentences[i].section
     lo, hi = i, i + 1

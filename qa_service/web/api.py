@@ -178,7 +178,8 @@ def report_origin(index, doc_id: str) -> dict:
     info = (index.meta.get("reports") or {}).get(doc_id)
     if not isinstance(info, dict):
         return {"source": None, "added": None}
-    src = info.get("source") if isinstance(info.get("source"), dict) else {}
+    given = info.get("source")
+    src = given if isinstance(given, dict) else {}
     out = {"source": {k: src[k] for k in PUBLIC_SOURCE_FIELDS if k in src} or None, "added": info.get("added")}
     if info.get("original_id"):
         out["original_id"] = info["original_id"]
@@ -264,8 +265,8 @@ def _require_admin() -> None:
     state = _state()
     token = state.settings.admin_token
     problem = token_problem(token)
-    if problem:
-        raise ApiError(403, "ingest_disabled" if not token else "admin_token_too_short", problem)
+    if problem or token is None:
+        raise ApiError(403, "ingest_disabled" if not token else "admin_token_too_short", problem or "")
     client = request.remote_addr or "-"
     wait = _auth_failures().retry_after(client)
     if wait:
@@ -335,6 +336,7 @@ def _ingest_body() -> tuple[str | None, str, str | None, str]:
 
     mimetype = request.mimetype
     fmt = "text"
+    text: object
     if mimetype == "application/pdf":
         try:
             extracted = pdf_text(request.get_data(cache=False))

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
         answerer = make_answerer(report.index, settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
     app.url_map.merge_slashes = False  # "//" is not redirected (an HTML 308): ids are checked instead
     app.extensions["qa"] = state = QAState(settings, answerer, segments)
     app.extensions["qa_auth_failures"] = FailureLog(settings.models_dir / "auth-failures.json",

@@ -43,7 +43,7 @@ def spec(settings: Settings | None = None) -> dict:
     doc_id_param = {"name": "doc_id", "in": "path", "required": True,
                     "schema": {"type": "string", "minLength": 1, "maxLength": DOC_ID_MAX}}
     common = {"405": _error("MethodNotAllowed"), "413": _error("PayloadTooLarge"), "500": _error("InternalError")}
-    auth = [{"bearerAuth": []}]
+    auth: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "casebook-qa", "version": "1",
