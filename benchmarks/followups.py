@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from qa_service.analysis import normalize_for_match  # noqa: E402
+from qa_service.text.tokenize import normalize_for_match  # noqa: E402
 
 CONVERSATIONS = ROOT / "tests" / "fixtures" / "conversations.jsonl"
 
@@ -46,7 +46,7 @@ def run(shipped, ada, verbose: bool = False) -> dict:
         a = ada if conv.get("doc") else shipped
         doc = conv.get("doc")
         if doc:
-            from qa_service.corpus import resolve_doc_id
+            from qa_service.corpus.store import resolve_doc_id
 
             doc = resolve_doc_id(a.index.doc_by_id, doc)  # imported URL ids are found by the original
         history: list[Turn] = []

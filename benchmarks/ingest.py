@@ -52,7 +52,7 @@ PROBE_QUESTION = "What was the conclusion of the study?"
 
 
 def _new_reports(n: int) -> list[tuple[str, str]]:
-    from qa_service.corpus import jsonl_text
+    from qa_service.corpus.store import jsonl_text
 
     out = []
     with PUBMEDQA.open(encoding="utf-8") as fh:
@@ -192,8 +192,8 @@ def bench_size(size: str, workdir: Path, trials: int, log) -> dict:
     merge = subprocess.run([sys.executable, "-c", (
         "import sys, time, json\n"
         "from qa_service.config import Settings\n"
-        "from qa_service.segments import load_segments\n"
-        "from qa_service import live\n"
+        "from qa_service.index.segments import load_segments\n"
+        "from qa_service.service import live\n"
         "s = Settings.from_env()\n"
         "segs = load_segments(s.models_dir)\n"
         "t = time.perf_counter(); out = live.merge(s, segs); dt = time.perf_counter() - t\n"

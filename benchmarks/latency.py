@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa_service.config import Settings  # noqa: E402
-from qa_service.service import load_or_build, make_answerer  # noqa: E402
+from qa_service.service.build import load_or_build, make_answerer  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     results["shipped report (wl+lm)"] = time_asks(a, questions[:200]) | {"load_s": round(time.perf_counter() - t0, 1)}
     print(results, flush=True)
     if not args.skip_10k:
-        from qa_service.importer import import_paths
+        from qa_service.service.importer import import_paths
 
         s = Settings(corpus_dir=args.workdir / "e3c-corpus", models_dir=args.workdir / "e3c", encoders=("wl",))
         import_paths(s, [SHARED / "data" / "e3c_en_cases" / "cases.jsonl"])  # a no-op once imported

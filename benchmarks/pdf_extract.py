@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from pdfgen import make_pdf, report_paragraphs  # noqa: E402
-from qa_service.corpus import build_document  # noqa: E402
-from qa_service.lexicon import is_word  # noqa: E402
+from qa_service.corpus.store import build_document  # noqa: E402
+from qa_service.clinical.rarity import is_word  # noqa: E402
 
 ADA = ROOT.parent / "shared" / "data" / "ada_case_reports" / "case_reports.jsonl"
 _WORDS = re.compile(r"[^\W_]+")
@@ -54,7 +54,7 @@ def recall(source: str, extracted: str) -> float:
 
 
 def by_pypdf(data: bytes) -> str:
-    from qa_service.pdf import pdf_text
+    from qa_service.corpus.pdf import pdf_text
 
     return pdf_text(data).text
 

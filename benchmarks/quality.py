@@ -10,7 +10,7 @@
   retrieval restricted to the gold paper,
   hit@1 / hit@5 / MRR@5. A returned answer or sentence counts when its span in the paper's RAW text
   overlaps a gold answer span (service answers and sentences carry raw offsets; see
-  qa_service/datasets.py).
+  evaluation/datasets.py).
 
 Anchors see the same text the service indexes: for PubMedQA the whole document (sections joined
 with their headings, `corpus.jsonl_text`); for COVID-QA the service's own indexed sentences (the
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from qa_service import datasets as ds  # noqa: E402
+from evaluation import datasets as ds  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 ASK_TOP_K_DOCS = 60  # answers asked for when ranking documents (= the default re-rank candidates)
@@ -111,8 +111,8 @@ def service_index(jsonl: Path, models: Path):
     import os
 
     from qa_service.config import Settings
-    from qa_service.importer import import_paths
-    from qa_service.service import load_or_build
+    from qa_service.service.importer import import_paths
+    from qa_service.service.build import load_or_build
 
     encoders = tuple(e for e in os.environ.get("QA_ENCODERS", "wl").split(",") if e)
     s = Settings(corpus_dir=models / "corpus", models_dir=models / "+".join(encoders or ("none",)), encoders=encoders)
@@ -124,7 +124,7 @@ def service_rankers(index, settings):
     """(name, answerer-or-None) variants of the service: shipped, abstention off, retrieval stage."""
     from dataclasses import replace
 
-    from qa_service.service import make_answerer
+    from qa_service.service.build import make_answerer
 
     return [("casebook ask (shipped; abstains)", make_answerer(index, settings)),
             ("casebook ask, abstention off", make_answerer(index, replace(settings, abstain_threshold=0.0))),
@@ -134,7 +134,7 @@ def service_rankers(index, settings):
 def _weights(question: str) -> dict[str, float]:
     from collections import Counter
 
-    from qa_service.analysis import query_terms
+    from qa_service.text.tokenize import query_terms
 
     return dict(Counter(query_terms(question)))
 
@@ -143,7 +143,7 @@ def _weights(question: str) -> dict[str, float]:
 
 def pubmedqa(workdir: Path, data: Path = DATA, log=print, distractors: Path | None = None) -> dict:
     """PubMedQA's 1,000 abstracts, or with `distractors` (E3C's 10,034 case texts) 11,034 documents."""
-    from qa_service.corpus import jsonl_text
+    from qa_service.corpus.store import jsonl_text
 
     corpus_path = data / "pubmedqa" / "corpus.jsonl"
     if distractors is not None:

@@ -101,7 +101,7 @@ def _service_sentences(models: Path) -> tuple[list[str], list[str]]:
     """(doc-id#row, cleaned text) of every indexed sentence of a saved casebook index."""
     import numpy as np
 
-    from qa_service.index import load_index
+    from qa_service.index.bm25 import load_index
 
     index = load_index(models)
     s = index.sentences
@@ -123,7 +123,7 @@ def worker_build(spec: dict) -> dict:
     res: dict = {}
     if system == "casebook":
         from qa_service.cli import main
-        from qa_service.index import current_name, read_meta
+        from qa_service.index.bm25 import current_name, read_meta
 
         # The user's route: import the JSONL into a corpus folder, then index it (both in the build time).
         folder = out / "corpus"
@@ -194,10 +194,10 @@ def worker_query(spec: dict) -> dict:
     if system == "casebook":
         from collections import Counter
 
-        from qa_service.analysis import query_terms
+        from qa_service.text.tokenize import query_terms
         from qa_service.config import Settings
-        from qa_service.index import load_index
-        from qa_service.service import make_answerer
+        from qa_service.index.bm25 import load_index
+        from qa_service.service.build import make_answerer
     elif system in ("bm25s", "bm25s-sentences"):
         import bm25s
         tok = _tokenizer()

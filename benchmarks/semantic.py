@@ -1,4 +1,4 @@
-"""How useful are the sentence encoders of qa_service.semantic for picking the answer sentence?
+"""How useful are the sentence encoders of qa_service.index.semantic for picking the answer sentence?
 
 For each training question (../shared/eval/train_questions.jsonl) the question's report (the ADA
 JSONL row whose `id` is the question's `doc`) is cleaned and sentence-split by the project's own
@@ -62,8 +62,8 @@ def peak_rss_mb() -> float:
 
 
 def load_data(limit: int | None) -> tuple[list[dict], dict[str, list[str]]]:
-    from qa_service.corpus import build_document
-    from qa_service.lexicon import is_word
+    from qa_service.corpus.store import build_document
+    from qa_service.clinical.rarity import is_word
 
     questions = [json.loads(line) for line in QUESTIONS.open() if line.strip()]
     if limit:
@@ -108,11 +108,11 @@ def run_one(name: str, limit: int | None) -> dict:
         res.update(name=name, sentences=n_sent, total_s=time.perf_counter() - t0)
         return res
 
-    from qa_service.semantic import load_encoder
+    from qa_service.index.semantic import load_encoder
 
     t0 = time.perf_counter()
     if name == MINILM_BLAS_DEFAULT:
-        from qa_service.semantic import MiniLMEncoder, _minilm_dir
+        from qa_service.index.semantic import MiniLMEncoder, _minilm_dir
 
         enc = MiniLMEncoder(_minilm_dir(), name=name, blas_threads=None)
     else:

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from qa_service.analysis import normalize_for_match  # noqa: E402
-from qa_service.corpus import resolve_doc_id  # noqa: E402
+from qa_service.text.tokenize import normalize_for_match  # noqa: E402
+from qa_service.corpus.store import resolve_doc_id  # noqa: E402
 from qa_service.qa.spans import NUMBER_WORDS, ORDINAL_WORDS, find_span, span_type  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -109,8 +109,8 @@ def load(which: str) -> list[dict]:
 
 def answerers(workdir: Path):
     from qa_service.config import Settings
-    from qa_service.importer import import_paths
-    from qa_service.service import load_or_build, make_answerer
+    from qa_service.service.importer import import_paths
+    from qa_service.service.build import load_or_build, make_answerer
 
     shipped = Settings(corpus_dir=ROOT / "corpus", models_dir=workdir / "shipped")
     ada = Settings(corpus_dir=workdir / "ada-corpus", models_dir=workdir / "ada", encoders=("wl",))

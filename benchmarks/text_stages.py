@@ -14,7 +14,7 @@ Stages (each timed alone, on the output of the one before):
   document   corpus.build_document(...) end to end (clean + sections + sentences + raw offsets)
   index      index.build_index([document], the service's featurizer): word stems + concept ids
 
-The inputs (PATHOLOGICAL below) are shared with tests/test_robust_text.py. Results are printed and
+The inputs (PATHOLOGICAL below) are shared with tests/text/test_robust_text.py. Results are printed and
 written to benchmarks/README.md between the `<!-- text-stages:* -->` markers (--no-readme to skip).
 """
 from __future__ import annotations
@@ -109,11 +109,11 @@ def make_input(name: str, n: int) -> str:
 
 def run_stages(raw: str, stages: tuple[str, ...] = STAGES, models_dir: Path | None = None) -> dict[str, float]:
     """Run the text stages on `raw`; seconds per stage."""
-    from qa_service.clean import clean
-    from qa_service.corpus import build_document
-    from qa_service.lexicon import is_word
-    from qa_service.passages import split_sentences
-    from qa_service.sections import split_sections
+    from qa_service.text.clean import clean
+    from qa_service.corpus.store import build_document
+    from qa_service.clinical.rarity import is_word
+    from qa_service.text.passages import split_sentences
+    from qa_service.text.sections import split_sections
 
     out: dict[str, float] = {}
     t = time.perf_counter()
@@ -136,8 +136,8 @@ def run_stages(raw: str, stages: tuple[str, ...] = STAGES, models_dir: Path | No
         out["document"] = time.perf_counter() - t
     if "index" in stages:
         from qa_service.config import Settings
-        from qa_service.index import build_index
-        from qa_service.service import featurizer
+        from qa_service.index.bm25 import build_index
+        from qa_service.service.build import featurizer
 
         feat = featurizer(Settings(models_dir=models_dir or ROOT / "models"))
         t = time.perf_counter()
@@ -148,7 +148,7 @@ def run_stages(raw: str, stages: tuple[str, ...] = STAGES, models_dir: Path | No
 
 
 def _worker(name: str, n: int, stages: tuple[str, ...]) -> None:
-    from qa_service.lexicon import is_word
+    from qa_service.clinical.rarity import is_word
 
     is_word("warm")  # load the word list outside the timings
     raw = make_input(name, n)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_service.analysis import normalize_for_match
+from qa_service.text.tokenize import normalize_for_match
 from qa_service.config import Settings
-from qa_service.corpus import resolve_doc_id
+from qa_service.corpus.store import resolve_doc_id
 from qa_service.qa.adapter import QueryAdapter
 from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
 from qa_service.qa.answerer import Answerer, Prepared
@@ -89,7 +89,7 @@ def covidqa_training_papers(doc_ids) -> set[str]:
 def research_items(covid: Answerer, pubmed: Answerer, n_covid: int, n_pubmed: int, seed: int = 0) -> list[Item]:
     """Answerable research questions: COVID-QA answer sentences inside their paper (training half
     of the papers), PubMedQA abstracts among 1,000 (its `train_dev` split; `test` is for quality.py)."""
-    from qa_service import datasets as ds
+    from evaluation import datasets as ds
 
     rng = np.random.default_rng(seed)
     cq = ds.covidqa_questions(COVIDQA / "questions.jsonl")
@@ -109,9 +109,9 @@ def build_answerer(models_dir: Path, encoders: tuple[str, ...],
     """An answerer without fitted models over the shipped report and the scraped reports (or the
     reports of `sources`), imported into models_dir/corpus; the index holds the vectors of
     `corpus_encoders` (default: all), the answerer uses `encoders`."""
-    from qa_service.importer import import_paths
-    from qa_service.semantic import load_encoder
-    from qa_service.service import load_or_build, make_answerer
+    from qa_service.service.importer import import_paths
+    from qa_service.index.semantic import load_encoder
+    from qa_service.service.build import load_or_build, make_answerer
 
     settings = Settings(corpus_dir=models_dir / "corpus", models_dir=models_dir,
                         encoders=tuple(ENCODERS) if corpus_encoders is None else corpus_encoders)

@@ -39,9 +39,9 @@ def _print_failed(failed: list) -> None:
 
 def update_index(settings, force: bool = False) -> int:
     """Rebuild the index when the corpus changed since it was built (or with force); print the outcome."""
-    from .locking import writer_lock
-    from .service import build, failed_reports, index_is_current
-    from .index import load_index
+    from .service.locking import writer_lock
+    from .service.build import build, failed_reports, index_is_current
+    from .index.bm25 import load_index
 
     with writer_lock(settings):  # never at the same time as a running server's ingest
         meta = None if force else index_is_current(settings)
@@ -71,8 +71,8 @@ def cmd_index(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import import_paths
-    from .locking import LockTimeout
+    from .service.importer import import_paths
+    from .service.locking import LockTimeout
 
     settings = _settings(args)
     try:
@@ -117,8 +117,8 @@ def cmd_import(args) -> int:
 def _merge(settings: Settings) -> int:
     """Fold the delta segment into a new main segment without reading any report again (the result
     is what a full build gives); a full build when the index does not match the corpus."""
-    from . import live
-    from .service import load_or_build
+    from .service import live
+    from .service.build import load_or_build
 
     rep = load_or_build(settings)
     segs = rep.segments
@@ -135,7 +135,7 @@ def _merge(settings: Settings) -> int:
 
 
 def _answerer(args):
-    from .service import load_or_build, make_answerer
+    from .service.build import load_or_build, make_answerer
 
     settings = _settings(args)
     rep = load_or_build(settings)
@@ -147,8 +147,17 @@ def _answerer(args):
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate, read_questions
-
+    # The evaluation tooling lives in the checkout (evaluation/), not in the wheel: this is the one
+    # import of it by the package (tests/test_architecture.py allows exactly this one).
+    try:
+        from evaluation.evaluate import evaluate, read_questions
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("evaluation", "evaluation.evaluate"):
+            raise
+        print("qa-service eval needs the evaluation package of a casebook-qa checkout (it is not part of the "
+              "installed wheel): run it from the checkout's .venv (make install) or with the checkout on PYTHONPATH",
+              file=sys.stderr)
+        return 2
     answerer, _ = _answerer(args)
     # Load the lazily loaded parts first (as a serving worker does), so latency is per question.
     answerer.warm_up()
@@ -199,7 +208,7 @@ def cmd_ask(args) -> int:
     if len(question) > settings.max_question_chars:
         print(f"error: the question is longer than {settings.max_question_chars} characters", file=sys.stderr)
         return 2
-    from .corpus import resolve_doc_id
+    from .corpus.store import resolve_doc_id
 
     document = resolve_doc_id(answerer.index.doc_by_id, args.document) if args.document else None
     try:
@@ -334,7 +343,7 @@ def cmd_qa_ask(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .server import serve
+    from .web.server import serve
 
     return serve(_settings(args), host=args.host, port=args.port, dev=args.dev,
                  workers=args.workers, threads=args.threads)
@@ -349,7 +358,7 @@ def _ask_parser(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .logsafe import configure
+    from .web.logsafe import configure
 
     configure(logging.INFO)  # control characters in logged text are escaped
     parser = argparse.ArgumentParser(prog="qa-service", description="Question answering over clinical case reports.")

@@ -1,6 +1,7 @@
 """Plain domain objects. Offsets are character offsets into the document's cleaned text."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 
@@ -32,7 +33,7 @@ class Document:
     title: str
     text: str  # cleaned text
     sections: tuple[Section, ...]
-    sentences: tuple[Sentence, ...]
+    sentences: Sequence[Sentence]  # a tuple, or the index's SentenceView over its arrays
     source: str = ""  # file path or JSONL origin
 
 

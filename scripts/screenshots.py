@@ -46,9 +46,9 @@ def fresh(driver, url):
 
 
 def main(out: Path) -> None:
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
     from qa_service.config import Settings
-    from qa_service.service import build, make_answerer
+    from qa_service.service.build import build, make_answerer
 
     out.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="casebook-shots-"))

@@ -26,7 +26,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def built(settings):
-    from qa_service.service import build
+    from qa_service.service.build import build
 
     return build(settings)
 
@@ -38,14 +38,14 @@ def index(built):
 
 @pytest.fixture(scope="session")
 def answerer(index, settings):
-    from qa_service.service import make_answerer
+    from qa_service.service.build import make_answerer
 
     return make_answerer(index, settings)
 
 
 @pytest.fixture(scope="session")
 def app(settings, answerer):
-    from qa_service.api import create_app
+    from qa_service.web.app import create_app
 
     return create_app(settings, answerer)
 
@@ -57,7 +57,7 @@ def client(app):
 
 def imported(settings: Settings, *paths: Path) -> Settings:
     """`settings` after `qa-service import` of `paths` (JSONL, .txt, .pdf) into its corpus folder."""
-    from qa_service.importer import import_paths
+    from qa_service.service.importer import import_paths
 
     res = import_paths(settings, list(paths))
     assert res.stored or res.unchanged or res.errors, res
@@ -69,7 +69,7 @@ def ada_answerer(tmp_path_factory):
     """The five dev 'other reports' and the rest of the ADA corpus, imported into a temp corpus."""
     if not ADA.exists():
         pytest.skip("shared ADA corpus not present")
-    from qa_service.service import build, make_answerer
+    from qa_service.service.build import build, make_answerer
 
     base = tmp_path_factory.mktemp("ada")
     # Word vectors only (the "wl" fitted variant): MiniLM would encode 7,600 sentences first.
@@ -80,13 +80,13 @@ def ada_answerer(tmp_path_factory):
 @pytest.fixture(scope="session")
 def matcher(settings):
     """The compiled concept matcher (HPO + lay map + abbreviations) of the test index."""
-    from qa_service.concepts import load_matcher
+    from qa_service.clinical.concepts import load_matcher
 
     return load_matcher(settings.models_dir)
 
 
 @pytest.fixture(scope="session")
 def nlp(matcher):
-    from qa_service.nlp import ClinicalNLP
+    from qa_service.clinical.entities import ClinicalNLP
 
     return ClinicalNLP(matcher)

@@ -25,7 +25,8 @@ class Server:
     """One gunicorn server in its own process group (so kill() reaches the master and its workers)."""
 
     def __init__(self, corpus: Path, models: Path, log: Path, *, token: str | None = None, workers: int = 2,
-                 threads: int = 2, env: dict | None = None):
+                 threads: int = 2, env: dict | None = None, slow_swap: float | None = None):
+        """`slow_swap`: seconds every index swap waits (tests/slow_swap.py) to widen the window before it."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -34,9 +35,13 @@ class Server:
         full_env.pop("QA_ADMIN_TOKEN", None)
         if token:
             full_env["QA_ADMIN_TOKEN"] = token
+        entry = ["-m", "qa_service.cli"]
+        if slow_swap:
+            entry = [str(ROOT / "tests" / "slow_swap.py")]
+            full_env["QA_TEST_SLOW_SWAP_SECONDS"] = str(slow_swap)
         self._logfh = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qa_service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, *entry, "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers), "--threads", str(threads)],
             env=full_env, stdout=self._logfh, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(ROOT))
 

@@ -1,10 +1,11 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import EVAL
+from conftest import EVAL, ROOT
 
 
 def run(*args, settings):
@@ -105,3 +106,26 @@ def test_a_bad_setting_is_an_error_naming_the_variable(monkeypatch, capsys):
         assert name in capsys.readouterr().err
         monkeypatch.delenv(name)
     assert Settings.from_env().top_k == 3
+
+
+def test_eval_without_the_evaluation_package_exits_2(monkeypatch, capsys, tmp_path):
+    """An installed wheel has no evaluation/ (tooling of the checkout): `qa-service eval` says so."""
+    from qa_service.cli import main
+
+    monkeypatch.setitem(sys.modules, "evaluation.evaluate", None)  # the import fails as without the checkout
+    assert main(["eval", str(tmp_path / "questions.jsonl"), "--corpus", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "evaluation package" in err and "not part of the installed wheel" in err
+
+
+def test_the_console_script_finds_the_evaluation_package():
+    """make install puts the checkout on the venv's path (casebook-checkout.pth), so the console
+    script, run from anywhere, imports evaluation/ from this checkout."""
+    import os
+
+    script = Path(sys.executable).with_name("qa-service")
+    if not script.exists():
+        pytest.skip("no console script next to this interpreter")
+    out = subprocess.run([sys.executable, "-c", "import evaluation, sys; print(evaluation.__file__)"],
+                         capture_output=True, text=True, cwd="/", env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert out.returncode == 0 and Path(out.stdout.strip()).parent == ROOT / "evaluation"

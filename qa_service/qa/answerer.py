@@ -13,14 +13,14 @@ from typing import Callable
 import numpy as np
 
 from ..domain import Answer, Entity
-from ..index import Index
-from ..lexicon import rarity
-from ..analysis import query_terms, stem
-from ..question import QuestionAnalysis, analyze_question
+from ..index.bm25 import Index
+from ..clinical.rarity import rarity
+from ..text.tokenize import query_terms, stem
+from .question import QuestionAnalysis, analyze_question
 from .adapter import QueryAdapter, load_adapters
 from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
 from .errors import UnknownDocument
-from ..corpus import resolve_doc_id
+from ..corpus.store import resolve_doc_id
 from .candidates import CandidateRetriever, Candidates
 from .features import ENCODERS, FEATURES, RARE, WORD_ENCODER, STRICT_TYPES, FeatureExtractor
 from .focus import make_answer

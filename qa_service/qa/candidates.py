@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..index import Index
+from ..index.bm25 import Index
 from .query import Query
 
 

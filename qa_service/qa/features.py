@@ -10,9 +10,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..analysis import QUESTION_STOP_WORDS, tokens, terms as text_terms
-from ..index import Index
-from ..question import GENERAL_SENTENCE, PATIENT_SENTENCE, holds_type, only_normal
+from ..text.tokenize import QUESTION_STOP_WORDS, tokens, terms as text_terms
+from ..index.bm25 import Index
+from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, holds_type, only_normal
 from .candidates import Candidates
 from .query import Query
 

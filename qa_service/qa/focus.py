@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Callable
 
 from ..domain import Answer, Entity
-from ..index import Index
-from ..passages import window
+from ..index.bm25 import Index
+from ..text.passages import window
 
 SHORT_SENTENCE = 60  # characters: a shorter sentence ("She was pale.") reads better with the next one
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..analysis import QUESTION_STOP_WORDS
+from ..text.tokenize import QUESTION_STOP_WORDS
 
 MAX_TURNS = 10
 

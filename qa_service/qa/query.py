@@ -5,9 +5,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..analysis import query_terms, query_words
-from ..lexicon import rarity
-from ..question import QuestionAnalysis, analyze_question
+from ..text.tokenize import query_terms, query_words
+from ..clinical.rarity import rarity
+from .question import QuestionAnalysis, analyze_question
 
 Mentions = list[tuple[str, frozenset[str]]]
 

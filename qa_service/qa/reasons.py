@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..analysis import QUESTION_STOP_WORDS, stem
+from ..text.tokenize import QUESTION_STOP_WORDS, stem
 from ..domain import Entity
-from ..index import Index
-from ..question import holds_type
+from ..index.bm25 import Index
+from .question import holds_type
 from .query import Query
 from .spans import FRAME_WORDS
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ..analysis import stem
+from ..text.tokenize import stem
 from ..domain import Entity
 from .query import Query
 

@@ -19,8 +19,8 @@ from typing import Callable
 
 import Stemmer
 
-from ..analysis import QUESTION_STOP_WORDS, stem
-from ..lexicon import zipf
+from ..text.tokenize import QUESTION_STOP_WORDS, stem
+from ..clinical.rarity import zipf
 
 DICTIONARY_WORDS = 200_000  # wordfreq's most frequent English words considered
 EVERYDAY_ZIPF = 4.0

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
-from ..analysis import stem
+from ..text.tokenize import stem
 from ..domain import Entity
-from ..nlp import assertion
+from ..clinical.entities import assertion
 from .query import Query
 from .spans import anchors
 

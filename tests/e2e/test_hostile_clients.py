@@ -35,7 +35,7 @@ READ_TIMEOUT = 8
 
 def _dirs(tmp_path_factory, name):
     from qa_service.config import Settings
-    from qa_service.service import build
+    from qa_service.service.build import build
 
     base = tmp_path_factory.mktemp(name)
     corpus = base / "corpus"
@@ -62,7 +62,7 @@ def writer_server(tmp_path_factory):
     """A server whose rebuilds take 4 s longer (test hook), with a non-Latin-1 admin token."""
     corpus, models, base = _dirs(tmp_path_factory, "writes")
     srv = Server(corpus, models, base / "server.log", token=UNICODE_TOKEN, workers=2, threads=4,
-                 env={"QA_TEST_SLOW_BUILD_SECONDS": "4"})
+                 slow_swap=4)
     try:
         srv.wait_ready()
         yield srv
@@ -256,12 +256,12 @@ def test_control_characters_cannot_forge_log_lines(server):
     path = "/api/documents/x" + quote("\n" + forged + "\r\n" + forged, safe="")
     status, body, _ = request(server.port, "GET", path)
     assert status == 404 and body["error"]
-    status, _, _ = request(server.port, "GET", "/api/ask-x%0d%0aINFO%20qa_service.api:%20fake%20entry")
+    status, _, _ = request(server.port, "GET", "/api/ask-x%0d%0aINFO%20qa_service.web.api:%20fake%20entry")
     assert status == 404
     time.sleep(0.5)
     lines = server.log.read_text(errors="replace").splitlines()
     assert not [ln for ln in lines if ln.startswith(forged[:30])], "a forged line reached the log"
-    assert not [ln for ln in lines if ln.startswith("INFO qa_service.api: fake entry")]
+    assert not [ln for ln in lines if ln.startswith("INFO qa_service.web.api: fake entry")]
     hits = [ln for ln in lines if "forged-admin" in ln]
     assert hits and all("%0A" in ln or "\\x0a" in ln for ln in hits), hits
     assert any("\\x0a" in ln for ln in hits)  # the app's own log line (decoded path) is escaped too
