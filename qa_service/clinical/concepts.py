@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from ..text.tokenize import fold, stem
+from ..text.tokenize import FUNCTION_WORDS, stem, tokens
 
 VOCAB_DIR = Path(__file__).parent / "vocab"
 CACHE_VERSION = 7
@@ -38,15 +38,8 @@ _ROMAN = re.compile(r"^(?=[MDCLXVI]+$)M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})
 MAX_TERM_WORDS = 6
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
-# Function words ignored when matching concepts.
-_STOP = frozenset(
-    """a an the and or of in on at to for from by with without into onto via as per is are was were be been
-    being this that these those its his her their it he she they which who whom what when where how not no
-    any some all both either""".split()
-)
 # HPO names that only say "something is abnormal" match everything: not concepts for retrieval.
 _GENERIC = frozenset(stem(w) for w in "abnormality abnormal phenotypic phenotype finding clinical feature morphology physiology".split())
-_TOKEN = re.compile(r"[a-z0-9]+")
 _CASED_TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -75,7 +68,7 @@ def is_abbreviation_form(variant: str) -> bool:
 
 
 def content_stems(text: str) -> list[str]:
-    return [stem(t) for t in _TOKEN.findall(fold(text)) if t not in _STOP]
+    return [stem(t) for t in tokens(text) if t not in FUNCTION_WORDS]
 
 
 @dataclass(frozen=True)
@@ -286,7 +279,7 @@ class ConceptMatcher:
         a phrase may have one extra word inside.
         """
         found: list[tuple[int, int, str]] = self._find_cased(words) if self.cased else []
-        content = [(stem(w[0]), w[1], w[2], w[0]) for w in words if w[0] not in _STOP]
+        content = [(stem(w[0]), w[1], w[2], w[0]) for w in words if w[0] not in FUNCTION_WORDS]
         covered: set[int] = set()
         n = len(content)
         # run[i]: length of the longest window from word i in which each word shares a phrase with the next.

@@ -45,7 +45,7 @@ _SENTENCE_FIELDS = ("start", "end", "section", "paragraph", "raw_start", "raw_en
 _EXACT_FLOAT32_SUM = 2 ** 24
 
 
-class IndexError_(RuntimeError):
+class IndexUnavailable(RuntimeError):
     """The index on disk is missing or unusable."""
 
 
@@ -146,10 +146,11 @@ class Index:
             sub = sub[rows]
         return np.asarray(sub @ weights).ravel()
 
-    def doc_scores(self, term_weights: dict[str, float], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
-        """BM25 of whole documents, with a term's frequency in a document counted as the number of its
-        sentences holding the term and a document's length as its number of sentences. Computed from
-        the query's own columns only, so the cost follows the query, not the corpus."""
+    def doc_scores(self, term_weights: dict[str, float]) -> np.ndarray:
+        """BM25 of whole documents (the index's k1 and b), with a term's frequency in a document counted
+        as the number of its sentences holding the term and a document's length as its number of
+        sentences. Computed from the query's own columns only, so the cost follows the query, not the corpus."""
+        k1, b = self.k1, self.b
         n_docs = len(self.docs)
         out = np.zeros(n_docs, dtype=np.float64)
         if n_docs == 0:
@@ -341,7 +342,7 @@ def load_index(models_dir: Path) -> Index:
     """Load the main index CURRENT names (numpy arrays with allow_pickle=False, JSON)."""
     name = current_name(models_dir)
     if not name:
-        raise IndexError_(f"no index in {models_dir}; run `qa-service index`")
+        raise IndexUnavailable(f"no index in {models_dir}; run `qa-service index`")
     return load_folder(models_dir / name)
 
 
@@ -350,7 +351,7 @@ def load_folder(folder: Path) -> Index:
     try:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("format") != INDEX_FORMAT:
-            raise IndexError_(f"index format {meta.get('format')} is not {INDEX_FORMAT}; rebuild it")
+            raise IndexUnavailable(f"index format {meta.get('format')} is not {INDEX_FORMAT}; rebuild it")
         with np.load(folder / "matrix.npz", allow_pickle=False) as z:
             counts = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
         with np.load(folder / "sentences.npz", allow_pickle=False) as z:
@@ -364,7 +365,7 @@ def load_folder(folder: Path) -> Index:
         return Index(docs, vocab, counts, table, meta, vectors, k1=float(meta.get("k1", 1.2)),
                      b=float(meta.get("b", 0.75)))
     except (OSError, ValueError, KeyError) as exc:
-        raise IndexError_(f"index in {folder} is unreadable: {exc}") from exc
+        raise IndexUnavailable(f"index in {folder} is unreadable: {exc}") from exc
 
 
 def _doc_from_json(row: dict, table: dict[str, np.ndarray], lo: int, hi: int) -> Document:

@@ -32,7 +32,7 @@ from typing import Collection, Sequence
 import numpy as np
 from scipy import sparse
 
-from .bm25 import INDEX_FORMAT, Index, IndexError_, current_pointer, load_folder
+from .bm25 import INDEX_FORMAT, Index, IndexUnavailable, current_pointer, load_folder
 
 DELTA = "delta"
 
@@ -297,7 +297,7 @@ def load_segments(models_dir: Path, loaded: Segments | None = None,
     delta folder is read."""
     names = current_pointer(models_dir) if pointer is None else pointer
     if not names:
-        raise IndexError_(f"no index in {models_dir}; run `qa-service index`")
+        raise IndexUnavailable(f"no index in {models_dir}; run `qa-service index`")
     main_name = names[0]
     delta_name = names[1] if len(names) > 1 else None
     if loaded is not None and loaded.main_name == main_name:
@@ -308,7 +308,7 @@ def load_segments(models_dir: Path, loaded: Segments | None = None,
     if delta_name:
         delta = load_folder(models_dir / delta_name)
         if delta.meta.get("segment") != DELTA or delta.meta.get("base") != main_name:
-            raise IndexError_(f"{delta_name} is not a delta of {main_name}")
+            raise IndexUnavailable(f"{delta_name} is not a delta of {main_name}")
     return Segments(main, main_name, delta, delta_name)
 
 

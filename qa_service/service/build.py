@@ -15,7 +15,7 @@ from .locking import writer_lock
 from ..text.tokenize import terms
 from ..clinical.concepts import load_matcher, vocabulary_hash
 from ..corpus.store import LoadError, corpus_files, hash_file, load_corpus, read_sidecar
-from ..index.bm25 import (Index, IndexError_, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
+from ..index.bm25 import (Index, IndexUnavailable, build_index, clean_stale, current_pointer, read_folder_meta, read_meta,
                     save_index)
 from ..clinical.rarity import is_word
 from ..clinical.entities import ClinicalNLP
@@ -262,7 +262,7 @@ def _load_if_current(settings: Settings, t0: float) -> BuildReport | None:
         try:
             segs = load_segments(settings.models_dir)
             return BuildReport(segs.view, failed_reports(segs.view), False, time.perf_counter() - t0, segments=segs)
-        except IndexError_ as exc:
+        except IndexUnavailable as exc:
             log.warning("rebuilding: %s", exc)
     return None
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 
 from ..config import Settings
-from ..index.bm25 import IndexError_, current_pointer
+from ..index.bm25 import IndexUnavailable, current_pointer
 from ..index.segments import Segments, load_segments
 from ..qa import Answerer
 
@@ -86,7 +86,7 @@ class QAState:
                 return
             try:
                 segs = load_segments(self.settings.models_dir, self.segments, pointer)
-            except IndexError_ as exc:
+            except IndexUnavailable as exc:
                 log.warning("index reload failed, keeping the loaded one: %s", exc)
                 continue
             if current_pointer(self.settings.models_dir) == pointer:

@@ -33,7 +33,7 @@ from ..config import Settings
 from ..corpus.store import CorpusError, build_document, read_text_file, report_path, title_from_filename
 from ..domain import Document
 from .ingest import ReportSkipped
-from ..index.bm25 import Index, IndexError_, build_index, clean_stale, current_pointer, save_folder, switch_current
+from ..index.bm25 import Index, IndexUnavailable, build_index, clean_stale, current_pointer, save_folder, switch_current
 from ..clinical.rarity import is_word
 from ..index.segments import Segments, canonical, compose, delta_meta, deleted_ids, empty_like, load_segments, view_meta
 from ..corpus.digest import report_digest
@@ -66,7 +66,7 @@ def _digest_of(segs: Segments) -> CorpusDigest:
     meta = segs.delta.meta if segs.delta is not None else segs.main.meta
     digest = CorpusDigest.from_meta(meta)
     if digest is None:
-        raise IndexError_("the index records no corpus digest; rebuild it (`qa-service index`)")
+        raise IndexUnavailable("the index records no corpus digest; rebuild it (`qa-service index`)")
     return digest
 
 
@@ -126,7 +126,7 @@ def add_document(settings: Settings, segs: Segments, doc_id: str) -> Segments:
         raise ReportSkipped("the report has no sentences to index")
     encoders = {name: enc.encode for name, enc in load_encoders(settings).items() if name in segs.main.vectors}
     if set(encoders) != set(segs.main.vectors):
-        raise IndexError_("the index was built with other sentence encoders; rebuild it (`qa-service index`)")
+        raise IndexUnavailable("the index was built with other sentence encoders; rebuild it (`qa-service index`)")
     piece = build_index([doc], featurizer(settings), k1=segs.main.k1, b=segs.main.b, encoders=encoders)
     delta, stamps, deleted = _delta_parts(segs)
     delta = compose([(delta, ()), (piece, ())])

@@ -10,6 +10,13 @@ import Stemmer
 _TOKEN = re.compile(r"[a-z0-9]+")
 _stemmer = Stemmer.Stemmer("english")
 
+# Function words: ignored when matching vocabulary concepts (clinical.concepts).
+FUNCTION_WORDS = frozenset(
+    """a an the and or of in on at to for from by with without into onto via as per is are was were be been
+    being this that these those its his her their it he she they which who whom what when where how not no
+    any some all both either""".split()
+)
+
 # Words of a question that say how it is asked, not what it is about. Removed from the query only:
 # measured on the dev sets, removing stop words from the documents cost recall.
 QUESTION_STOP_WORDS = frozenset(
