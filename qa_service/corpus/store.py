@@ -66,7 +66,7 @@ def build_document(doc_id: str, raw: str, title: str | None = None, source: str 
     share = control_share(raw)
     if share > MAX_CONTROL_SHARE:
         raise CorpusError(f"{where}: binary data, not text ({share:.0%} control characters)")
-    if not _is_encodable(raw):  # lone surrogates (from JSON escapes): one replacement character each
+    if not is_encodable(raw):  # lone surrogates (from JSON escapes): one replacement character each
         raw = raw.encode("utf-8", "replace").decode("utf-8")
     ct = clean(raw, is_word)
     if not _ALNUM.search(ct.text):
@@ -99,7 +99,8 @@ def control_share(text: str) -> float:
     return sum(text.count(c) for c in _CONTROLS) / len(text)
 
 
-def _is_encodable(text: str) -> bool:
+def is_encodable(text: str) -> bool:
+    """Whether text encodes as UTF-8 (no lone surrogates, which JSON escapes can carry)."""
     try:
         text.encode("utf-8")
         return True
@@ -246,7 +247,7 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str | None, str, str | None, int] |
                 yield LoadError(where, str(exc), doc_id)
                 continue
             title = row.get("title") if isinstance(row.get("title"), str) else None
-            if title is not None and (len(title) > 1000 or not _is_encodable(title)):
+            if title is not None and (len(title) > 1000 or not is_encodable(title)):
                 title = None
             yield doc_id, text, title, n
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..config import Settings
-from ..corpus.store import resolve_doc_id
+from ..corpus.store import is_encodable, resolve_doc_id
 from ..qa import MAX_TURNS, Answerer, Turn, UnknownDocument
 from ..service.holder import QAState
 from .errors import ApiError
@@ -67,7 +67,7 @@ def ask():
         raise ApiError(400, "empty_question", "'question' is empty")
     if len(question) > settings.max_question_chars:
         raise ApiError(400, "question_too_long", f"'question' is longer than {settings.max_question_chars} characters")
-    if not _is_unicode(question):
+    if not is_encodable(question):
         raise ApiError(400, "invalid_question", "'question' is not valid Unicode (lone surrogate)")
     top_k = body.get("top_k", settings.top_k)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= settings.max_top_k:
@@ -119,7 +119,7 @@ def _history(raw, answerer: Answerer, settings: Settings) -> list[Turn] | None:
         if unknown:
             raise bad(f"{where} has unknown fields: {', '.join(sorted(map(_short, unknown)))}")
         q = item.get("question")
-        if not isinstance(q, str) or not q.strip() or len(q) > settings.max_question_chars or not _is_unicode(q):
+        if not isinstance(q, str) or not q.strip() or len(q) > settings.max_question_chars or not is_encodable(q):
             raise bad(f"{where}.question must be a non-empty string of at most {settings.max_question_chars} characters")
         ans = item.get("answer")
         if ans is None:
@@ -144,14 +144,6 @@ def _json_body():
         return request.get_json(silent=True)
     except RecursionError:
         return None
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _short(text: str, n: int = 80) -> str:
