@@ -71,3 +71,18 @@ def test_adapters_round_trip_through_their_file(tmp_path, rotation):
     np.testing.assert_array_equal(back.A_, adapter.A_)
     with pytest.raises(ValueError, match="shape"):
         load_adapters(path, {"lm": adapter.params() | {"dim": 8}})
+
+
+def test_the_shipped_answerer_reads_adapted_cosines(answerer):
+    """The fitted model names one adapter per encoder; the answerer applies them to the question
+    vector, so its semantic features differ from the encoders' own cosines."""
+    from qa_service.qa.answerer import load_model
+
+    model = load_model()
+    fitted = model["variants"][answerer.variant]
+    assert set(answerer.adapters) == set(fitted["adapted"]) == set(answerer.encoders)
+    p = answerer.prepare("How well was her heart pumping?")
+    assert len(p.cands)
+    raw = answerer.refeature(p, {})
+    assert np.array_equal(answerer.refeature(p, answerer.adapters), p.X)
+    assert not np.allclose(raw, p.X)
