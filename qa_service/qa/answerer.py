@@ -131,7 +131,7 @@ class Answerer:
         self.answerability = AnswerabilityModel.from_dict(fitted["answerability"]) if fitted else None
         # The ranker of a variant fitted on adapted question vectors reads them too.
         self.adapters: dict[str, QueryAdapter] = {}
-        if fitted and fitted.get("adapted") and model.get("adapters"):
+        if model and fitted and fitted.get("adapted") and model.get("adapters"):
             meta = model["adapters"]
             self.adapters = load_adapters(MODEL_FILE.with_name(meta["file"]),
                                           {k: v for k, v in meta["encoders"].items() if k in self.encoders})
@@ -248,7 +248,7 @@ class Answerer:
         p = self.prepare(question, document_id, section, asked)
         answers: list[Answer] = []
         p_answerable = 0.0
-        if len(p.cands) and self.ranker is not None:
+        if len(p.cands) and self.ranker is not None and self.answerability is not None:
             z = self.ranker.decision_function(p.X)
             probs = self.ranker.predict_proba(p.X)
             qrow = self.question_row(p, z, probs)

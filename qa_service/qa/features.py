@@ -105,12 +105,13 @@ class FeatureExtractor:
 
     # ---------------------------------------------------------- word vectors
     def word_vectors(self, words: list[str]) -> np.ndarray:
-        """Unit vectors of words (cached; (len(words), dim), zeros without a word encoder)."""
+        """Unit vectors of words (cached; (len(words), dim)); only with a word encoder."""
         missing = [w for w in dict.fromkeys(words) if w not in self._word_vec]
         if missing:
             if len(self._word_vec) > WORD_CACHE:
                 with self._lock:
                     self._word_vec.clear()
+            assert self.encode_words is not None, "word vectors asked for without a word encoder"
             for w, v in zip(missing, self.encode_words(missing)):
                 self._word_vec[w] = v.astype(np.float32)
         return np.stack([self._word_vec[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
@@ -166,7 +167,8 @@ class FeatureExtractor:
                 out[:, j] = sub[:, idx].any(axis=1)
         return out
 
-    def _window(self, rows: np.ndarray, present: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def _window(self, rows: np.ndarray, present: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(present in the row, present in the row or a neighbour of its section)."""
         own = present(rows)
         n = self.index.n_sentences
         prev = np.clip(rows - 1, 0, n - 1)

@@ -157,6 +157,7 @@ def distance(s: int, e: int, spots: list[tuple[int, int]]) -> float:
         return 0.0
     best = float("inf")
     for a, b in spots:
+        d: float
         if b <= s:
             d = s - b
         elif a >= e:

@@ -111,8 +111,8 @@ def verdict(q: Query, text: str, entities: Sequence[Entity] = (), offset: int = 
     if ESTABLISH.search(q.text) and HEDGE.search(text) and CONTRAST.search(text):
         first = min(s for s, _ in spots)
         hedge = HEDGE.search(text)
-        contrast = CONTRAST.search(text, hedge.end())
-        if contrast is not None and hedge.start() < contrast.start() and first < contrast.start():
+        contrast = CONTRAST.search(text, hedge.end()) if hedge is not None else None
+        if hedge is not None and contrast is not None and hedge.start() < contrast.start() and first < contrast.start():
             return NO
     if _opposed(q, text):
         return NO
