@@ -147,12 +147,7 @@ def pubmedqa(workdir: Path, data: Path = DATA, log=print, distractors: Path | No
 
     corpus_path = data / "pubmedqa" / "corpus.jsonl"
     if distractors is not None:
-        combined = workdir / "pubmedqa+distractors.jsonl"
-        if not combined.exists():
-            tmp = combined.with_suffix(".tmp")
-            tmp.write_bytes(corpus_path.read_bytes().rstrip(b"\n") + b"\n" + distractors.read_bytes())
-            tmp.replace(combined)
-        corpus_path = combined
+        corpus_path = ds.concatenated((corpus_path, distractors), workdir / "pubmedqa+distractors.jsonl")
     rows = list(ds.read_jsonl(corpus_path))
     ids = [str(r["id"]) for r in rows]
     texts = [jsonl_text(r) for r in rows]

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         if n_covid or n_pubmed:
             covid = T.build_answerer(args.models.parent / "train-covidqa", encoders,
                                      sources=(T.COVIDQA / "corpus.jsonl",))
-            pubmed = T.build_answerer(args.models.parent / "train-pubmedqa", encoders,
-                                      sources=(T.PUBMEDQA / "corpus.jsonl",))
+            pubmed_dir = args.models.parent / "train-pubmedqa-11k"
+            pubmed = T.build_answerer(pubmed_dir, encoders, sources=(T.pubmedqa_corpus(pubmed_dir),))
             items += T.research_items(covid, pubmed, n_covid, n_pubmed)
         T.prepare(answerer, items)
         recall = np.mean([bool(it.y.any()) for it in items if it.evidence])

@@ -61,6 +61,16 @@ def write_jsonl(rows: Iterable[dict], path: Path) -> int:
 
 # ------------------------------------------------------------------ question formats
 
+def concatenated(parts: Sequence[Path], out: Path) -> Path:
+    """One JSONL file holding the rows of `parts` in order (written once, atomically; reused after)."""
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(b"".join(p.read_bytes().rstrip(b"\n") + b"\n" for p in parts))
+        tmp.replace(out)
+    return out
+
+
 def pubmedqa_questions(rows: Iterable[dict] | Path, split: str | None = "test") -> list[DocQuestion]:
     """PubMedQA `questions.jsonl` rows {id, question, gold_doc_id, split}; `split=None` keeps all."""
     rows = read_jsonl(rows) if isinstance(rows, (str, Path)) else rows

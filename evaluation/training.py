@@ -35,6 +35,11 @@ ALL = "all case-report questions"
 CASE_SOURCES = tuple(src for src, _, _ in SETS)
 COVIDQA = SHARED / "data" / "covid_qa"
 PUBMEDQA = SHARED / "data" / "pubmedqa"
+# PubMedQA's abstracts are trained among E3C's 10,034 clinical case texts, as a service holding case
+# reports and papers meets them: trained among the 1,000 abstracts alone, the ranker learned to trust
+# the best sentence over the best document, and among 11,034 documents fell below plain BM25.
+E3C = SHARED / "data" / "e3c_en_cases" / "cases.jsonl"
+PUBMEDQA_SOURCE = "PubMedQA (abstract among 11,034)"
 
 __all__ = ["ANSWERABILITY_FEATURES", "Item", "load_items", "build_answerer", "prepare", "fit", "evaluate",
            "cross_validate", "crossfit", "fit_adapters", "apply_adapters", "summarize", "print_table", "ABLATIONS"]
@@ -88,7 +93,8 @@ def covidqa_training_papers(doc_ids) -> set[str]:
 
 def research_items(covid: Answerer, pubmed: Answerer, n_covid: int, n_pubmed: int, seed: int = 0) -> list[Item]:
     """Answerable research questions: COVID-QA answer sentences inside their paper (training half
-    of the papers), PubMedQA abstracts among 1,000 (its `train_dev` split; `test` is for quality.py)."""
+    of the papers), PubMedQA abstracts among the corpus `pubmed` holds (its `train_dev` split; `test`
+    is for quality.py)."""
     from evaluation import datasets as ds
 
     rng = np.random.default_rng(seed)
@@ -100,8 +106,15 @@ def research_items(covid: Answerer, pubmed: Answerer, n_covid: int, n_pubmed: in
     pq = [pq[i] for i in sorted(rng.choice(len(pq), min(n_pubmed, len(pq)), replace=False))]
     return ([Item("COVID-QA (answer sentence in its paper)", q.id, q.doc_id, q.question, list(q.answers) or ["?"],
                   answerer=covid, spans=q.spans) for q in cq]
-            + [Item("PubMedQA (abstract among 1,000)", q.id, "", q.question, ["?"], answerer=pubmed,
+            + [Item(PUBMEDQA_SOURCE, q.id, "", q.question, ["?"], answerer=pubmed,
                     gold_doc=sorted(q.gold_doc_ids)[0]) for q in pq])
+
+
+def pubmedqa_corpus(models_dir: Path) -> Path:
+    """PubMedQA's abstracts followed by E3C's case texts, one JSONL under models_dir (derived data)."""
+    from evaluation import datasets as ds
+
+    return ds.concatenated((PUBMEDQA / "corpus.jsonl", E3C), models_dir / "pubmedqa+e3c.jsonl")
 
 
 def build_answerer(models_dir: Path, encoders: tuple[str, ...],
@@ -348,7 +361,7 @@ def provenance(cv: dict, insample: dict, ranker: ListwiseRanker, model: Answerab
 def data_files() -> dict[str, str]:
     files = [EVAL / f for _, a, u in SETS for f in (a, u)] + [ADA, ROOT / "corpus" / f"{SHIPPED_DOC}.txt"]
     files += [COVIDQA / "questions.jsonl", COVIDQA / "corpus.jsonl", PUBMEDQA / "questions.jsonl",
-              PUBMEDQA / "corpus.jsonl"]
+              PUBMEDQA / "corpus.jsonl", E3C]
     return {str(f.relative_to(ROOT.parent)): sha256(f) for f in files}
 
 

@@ -111,8 +111,11 @@ def test_ingest_text_plain_with_query_id_and_title(svc):
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["title"] == "Leprosy in a hunter"
     assert (s.corpus_dir / "leprosy-1.txt").read_text() == LEPROSY
-    a = c.post("/api/ask", json={"question": LEPROSY_QUESTION}).get_json()["answers"][0]
-    assert a["document_id"] == "leprosy-1" and "leprosy" in a["text"]
+    # The new report is searchable at once (which of its sentences ranks first is the ranker's
+    # business, tested in tests/qa): answers come from it and hold the biopsy's finding.
+    answers = c.post("/api/ask", json={"question": LEPROSY_QUESTION}).get_json()["answers"]
+    assert answers and all(a["document_id"] == "leprosy-1" for a in answers)
+    assert any("leprosy" in a["text"] for a in answers)
 
 
 def test_ingest_generates_id_and_title(svc):
