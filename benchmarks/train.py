@@ -24,7 +24,7 @@ from qa_service.qa.answerer import variant_name  # noqa: E402
 from qa_service.qa.adapter import save_adapters  # noqa: E402
 from qa_service.qa.features import FEATURES  # noqa: E402
 
-ADAPTERS = "adapters.npz"
+ADAPTERS = "adapters-{variant}.npz"  # beside --out; each variant's own (its candidates differ)
 VARIANTS = (("wl", "lm"), ("wl",), ())
 
 
@@ -45,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     t0 = time.perf_counter()
     wanted = args.variants.split(",")
-    all_adapters: dict = {}
     artefact = {"written_by": "benchmarks/train.py", "commit": T.git_commit(), "data": T.data_files(),
                 "features": list(FEATURES), "answerability_features": list(T.ANSWERABILITY_FEATURES),
                 "folds": args.folds, "variants": {}}
@@ -91,20 +90,37 @@ def main(argv: list[str] | None = None) -> int:
         if answerer.encoders and not args.no_adapt:
             adapters = T.fit_adapters(answerer, items)
             T.apply_adapters(answerer, items, adapters)
-            for k, ad in adapters.items():  # one adapter per encoder: every variant fits the same one
-                all_adapters[k] = ad
+            name_file = ADAPTERS.format(variant=name)
+            save_adapters(args.out.with_name(name_file), adapters)
         insample = {src: T.summarize(m) for src, m in T.merge([T.evaluate(answerer, items, ranker, model,
                                                                        np.ones(len(FEATURES), bool))]).items()}
         T.print_table(f"[{name}] in-sample (fitted on these questions; not a generalization figure)", insample)
-        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves,
-                                                                                    "adapted": sorted(adapters)}
+        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves}
+        if adapters:
+            artefact["variants"][name]["adapters"] = {"file": name_file,
+                                                      "encoders": {k: a.params() for k, a in adapters.items()}}
     if not args.cv_only:
-        if all_adapters:
-            save_adapters(args.out.with_name(ADAPTERS), all_adapters)
-            artefact["adapters"] = {"file": ADAPTERS, "encoders": {k: a.params() for k, a in all_adapters.items()}}
-        args.out.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.out} in {time.perf_counter() - t0:.0f} s")
+        write_artefact(args.out, artefact)
+        print(f"wrote {args.out} ({', '.join(artefact['variants'])} refitted) in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def write_artefact(out: Path, artefact: dict) -> None:
+    """Write the model file; variants not refitted this run are kept from the file when it was fitted
+    on the same features (so `--variants wl` refits one variant, and runs of different variants can go
+    side by side: the read-modify-write holds a lock)."""
+    import fcntl
+
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.exists():
+            old = json.loads(out.read_text(encoding="utf-8"))
+            if old.get("features") == artefact["features"] and \
+                    old.get("answerability_features") == artefact["answerability_features"]:
+                artefact["variants"] = {**old.get("variants", {}), **artefact["variants"]}
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(out)
 
 
 if __name__ == "__main__":

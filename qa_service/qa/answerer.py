@@ -131,8 +131,8 @@ class Answerer:
         self.answerability = AnswerabilityModel.from_dict(fitted["answerability"]) if fitted else None
         # The ranker of a variant fitted on adapted question vectors reads them too.
         self.adapters: dict[str, QueryAdapter] = {}
-        if model and fitted and fitted.get("adapted") and model.get("adapters"):
-            meta = model["adapters"]
+        if fitted and fitted.get("adapters"):
+            meta = fitted["adapters"]
             self.adapters = load_adapters(MODEL_FILE.with_name(meta["file"]),
                                           {k: v for k, v in meta["encoders"].items() if k in self.encoders})
         if abstain_threshold is None:

@@ -80,7 +80,7 @@ def test_the_shipped_answerer_reads_adapted_cosines(answerer):
 
     model = load_model()
     fitted = model["variants"][answerer.variant]
-    assert set(answerer.adapters) == set(fitted["adapted"]) == set(answerer.encoders)
+    assert set(answerer.adapters) == set(fitted["adapters"]["encoders"]) == set(answerer.encoders)
     p = answerer.prepare("How well was her heart pumping?")
     assert len(p.cands)
     raw = answerer.refeature(p, {})
