@@ -90,3 +90,11 @@ def nlp(matcher):
     from qa_service.clinical.entities import ClinicalNLP
 
     return ClinicalNLP(matcher)
+
+
+@pytest.fixture(scope="session")
+def analyse_q(answerer):
+    """The answerer's question analysis, for tests that feed it questions of their own."""
+    from qa_service.qa.query import analyse
+
+    return lambda text: analyse(text, answerer.expand, answerer.concept_weight, answerer.correct)

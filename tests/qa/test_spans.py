@@ -8,13 +8,6 @@ import pytest
 from conftest import ADA, EVAL, ROOT
 
 
-@pytest.fixture(scope="module")
-def analyse_q(answerer):
-    from qa_service.qa.query import analyse
-
-    return lambda text: analyse(text, answerer.expand, answerer.concept_weight, answerer.correct)
-
-
 @pytest.mark.parametrize("question, sentence, expected", [
     ("How old was the patient?", "A 47-year-old man presented with chest pain.", "47-year-old"),
     ("What was his age?", "The patient, aged 63 years, was admitted.", "aged 63 years"),

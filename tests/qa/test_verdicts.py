@@ -64,13 +64,6 @@ def test_verdicts_on_the_yes_no_dev_questions(dev_yes_no):
         assert res.answers[0].verdict == res.verdict
 
 
-@pytest.fixture(scope="module")
-def analyse_q(answerer):
-    from qa_service.qa.query import analyse
-
-    return lambda text: analyse(text, answerer.expand, answerer.concept_weight, answerer.correct)
-
-
 @pytest.mark.parametrize("question, sentence, expected", [
     ("Did she have a fever?", "She had no fever, chills or night sweats.", "no"),
     ("Did she have a rash?", "She had no fever but a widespread rash on her trunk.", "yes"),
