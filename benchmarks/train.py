@@ -100,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             artefact["variants"][name]["adapters"] = {"file": name_file,
                                                       "encoders": {k: a.params() for k, a in adapters.items()}}
     if not args.cv_only:
+        refitted = ", ".join(artefact["variants"])
         write_artefact(args.out, artefact)
-        print(f"wrote {args.out} ({', '.join(artefact['variants'])} refitted) in {time.perf_counter() - t0:.0f} s")
+        print(f"wrote {args.out} ({refitted} refitted) in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
