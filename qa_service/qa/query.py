@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ..text.tokenize import query_terms, query_words
@@ -40,6 +40,9 @@ def analyse(question: str, expand: Callable[[str], Mentions] | None = None,
         text, corrected = correct(question)
     terms = query_terms(text)
     analysis = analyze_question(text, terms)
+    if corrected and analysis.yes_no and not analyze_question(question, terms).yes_no:
+        # A repair must not make a yes/no question of an open one ("wat did ..." read as "was did ...").
+        analysis = replace(analysis, yes_no=False)
     mentions = expand(text) if expand else []
     surface = query_words(text)
     words = list(dict.fromkeys(terms))

@@ -72,6 +72,17 @@ def test_spelling_repairs_words_the_index_lacks_and_leaves_known_ones(index):
     assert fix("Which antibodies were positive?") == ("Which antibodies were positive?", {})
 
 
+def test_a_spelling_repair_does_not_make_an_open_question_yes_no(answerer):
+    from qa_service.qa.query import analyse
+
+    def yes_no(question: str) -> bool:
+        return analyse(question, answerer.expand, answerer.concept_weight, answerer.correct).analysis.yes_no
+
+    assert not yes_no("wat did the skin xray sho?")  # "wat" may be repaired to "was"
+    assert yes_no("Was the kidny biopsy done?") and yes_no("Did she have a fevr?")
+    assert answerer.ask("wat did the chest xray sho?").verdict is None
+
+
 def test_answers_come_in_the_order_of_their_scores(answerer):
     for q in ("What did the chest radiograph show?", "Which drugs was she treated with?", "How old was she?"):
         scores = [a.score for a in answerer.ask(q, top_k=5).answers]
