@@ -169,27 +169,28 @@ class Answerer:
                 if key not in mine and not (stems_of.get(key, frozenset()) & mine):
                     q.weights[key] *= CARRIED_WEIGHT
         rows = self._rows(document_id)
-        sem = None
         qvec = {k: encode([q.text])[0] for k, (encode, _) in self.encoders.items()}
-        if self.encoders:
-            sem = np.stack([vectors[rows] @ qvec[k] for k, (_, vectors) in self.encoders.items()], axis=1)
-        # Candidates come from the encoders' own cosines; the features read the adapted ones.
+        sem = self._cosines(rows, qvec, {}) if self.encoders else None
+        # Candidates come from the encoders' own cosines; the features read the adapted ones
+        # (computed once, for the candidates only).
         cands = self.retriever.retrieve(q, rows, section, sem)
-        X = self.features.transform(q, cands, tuple(self.encoders))
-        p = Prepared(q, cands, X, self.retriever.spans_documents(rows), qvec)
-        if self.adapters:
-            p.X = self.refeature(p, self.adapters)
-        return p
+        seen = replace(cands, sem=self._cosines(cands.rows, qvec, self.adapters)) if self.adapters and len(cands) else cands
+        X = self.features.transform(q, seen, tuple(self.encoders))
+        return Prepared(q, cands, X, self.retriever.spans_documents(rows), qvec)
+
+    def _cosines(self, rows: slice | np.ndarray, qvec: dict[str, np.ndarray],
+                 adapters: dict[str, QueryAdapter]) -> np.ndarray:
+        """(rows, encoders) cosines of the question with the rows' sentences, the question vector
+        mapped by its encoder's adapter when `adapters` has one."""
+        return np.stack([vectors[rows] @ (adapters[k].transform(qvec[k]) if k in adapters else qvec[k])
+                         for k, (_, vectors) in self.encoders.items()], axis=1)
 
     def refeature(self, p: Prepared, adapters: dict[str, QueryAdapter]) -> np.ndarray:
         """p.X with its sentence-vector columns computed from the question vectors as `adapters`
         map them (an encoder without an adapter keeps its own cosine)."""
         X = p.X.copy()
-        if not self.encoders or not len(p.cands):
-            return X
-        sem = np.stack([vectors[p.cands.rows] @ (adapters[k].transform(p.qvec[k]) if k in adapters else p.qvec[k])
-                        for k, (_, vectors) in self.encoders.items()], axis=1)
-        self.features.set_semantic(X, p.cands.rows, sem, tuple(self.encoders))
+        if self.encoders and len(p.cands):
+            self.features.set_semantic(X, p.cands.rows, self._cosines(p.cands.rows, p.qvec, adapters), tuple(self.encoders))
         return X
 
     def candidate_vectors(self, p: Prepared, encoder: str) -> np.ndarray:
