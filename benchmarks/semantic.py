@@ -112,9 +112,9 @@ def run_one(name: str, limit: int | None) -> dict:
 
     t0 = time.perf_counter()
     if name == MINILM_BLAS_DEFAULT:
-        from qa_service.index.semantic import MiniLMEncoder, _minilm_dir
+        from qa_service.index.semantic import MiniLMEncoder, minilm_dir
 
-        enc = MiniLMEncoder(_minilm_dir(), name=name, blas_threads=None)
+        enc = MiniLMEncoder(minilm_dir(), name=name, blas_threads=None)
     else:
         enc = load_encoder(name)
     load_s = time.perf_counter() - t0

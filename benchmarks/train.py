@@ -21,10 +21,12 @@ sys.path.insert(0, str(ROOT))
 
 from evaluation import training as T  # noqa: E402
 from qa_service.qa.answerer import variant_name  # noqa: E402
-from qa_service.qa.adapter import save_adapters  # noqa: E402
+from qa_service.qa.adapter import QueryAdapter, save_adapters  # noqa: E402
+from qa_service.qa.tower import QuestionTower, save_tower  # noqa: E402
 from qa_service.qa.features import FEATURES  # noqa: E402
 
 ADAPTERS = "adapters-{variant}.npz"  # beside --out; each variant's own (its candidates differ)
+TOWER = "tower-{encoder}-{variant}.npz"
 VARIANTS = (("wl", "lm"), ("wl",), ())
 
 
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--research", default="400,300",
                     help="COVID-QA and PubMedQA training questions to add ('0,0': case reports only)")
     ap.add_argument("--no-adapt", action="store_true", help="no question adapters (the encoders' own cosines)")
+    ap.add_argument("--no-tower", action="store_true",
+                    help="a linear adapter for MiniLM too, instead of a fine-tuned question tower (which needs torch)")
     ap.add_argument("--out", type=Path, default=ROOT / "qa_service" / "qa" / "model.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -66,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {len(items)} questions over {len({it.group for it in items})} documents, prepared at "
               f"{time.perf_counter() - t0:.0f} s; evidence among the candidates: {recall:.3f}", flush=True)
         records: list = []
+        tower = not args.no_tower and not args.no_adapt
         cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records,
-                              adapt=not args.no_adapt)
+                              adapt=not args.no_adapt, tower=tower)
         T.print_table(f"[{name}] cross-validated ({args.folds} folds grouped by report)", cv)
         r = np.array(records)
         curves = {"answerability": T.reliability(r[:, 0], r[:, 1]),
@@ -78,27 +83,36 @@ def main(argv: list[str] | None = None) -> int:
         if args.ablate:
             for label, keep in T.ABLATIONS.items():
                 mask = np.array([keep(f) for f in FEATURES])
-                m = T.cross_validate(answerer, items, args.folds, mask=mask, alpha=args.alpha, C=args.C)["all case-report questions"]
+                m = T.cross_validate(answerer, items, args.folds, mask=mask, alpha=args.alpha, C=args.C,
+                                    tower=tower)["all case-report questions"]
                 print(f"[{name}] ablation {label}: hit@1 {m['hit@1']} MRR@5 {m['MRR@5']} open {m['hit@1 abstention off']} "
                       f"declined {m['answerable declined']} / unans {m['unanswerable declined']}", flush=True)
         if args.cv_only:
             continue
         adapters = {}
         if answerer.encoders and not args.no_adapt:
-            T.crossfit(answerer, items)  # the ranker learns from adapted cosines of unseen reports
+            T.crossfit(answerer, items, tower=tower)  # the ranker learns from adapted cosines of unseen reports
         ranker, model = T.fit(answerer, items, alpha=args.alpha, C=args.C)
         if answerer.encoders and not args.no_adapt:
-            adapters = T.fit_adapters(answerer, items)
+            adapters = T.fit_adapters(answerer, items, tower=tower)
             T.apply_adapters(answerer, items, adapters)
+        linear = {k: a for k, a in adapters.items() if isinstance(a, QueryAdapter)}
+        towers = {k: a for k, a in adapters.items() if isinstance(a, QuestionTower)}
+        if linear:
             name_file = ADAPTERS.format(variant=name)
-            save_adapters(args.out.with_name(name_file), adapters)
+            save_adapters(args.out.with_name(name_file), linear)
+        for k, t in towers.items():
+            save_tower(args.out.with_name(TOWER.format(encoder=k, variant=name)), t)
         insample = {src: T.summarize(m) for src, m in T.merge([T.evaluate(answerer, items, ranker, model,
                                                                        np.ones(len(FEATURES), bool))]).items()}
         T.print_table(f"[{name}] in-sample (fitted on these questions; not a generalization figure)", insample)
         artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves}
-        if adapters:
+        if linear:
             artefact["variants"][name]["adapters"] = {"file": name_file,
-                                                      "encoders": {k: a.params() for k, a in adapters.items()}}
+                                                      "encoders": {k: a.params() for k, a in linear.items()}}
+        if towers:
+            artefact["variants"][name]["towers"] = {k: {"file": TOWER.format(encoder=k, variant=name),
+                                                        "params": t.params()} for k, t in towers.items()}
     if not args.cv_only:
         refitted = ", ".join(artefact["variants"])
         write_artefact(args.out, artefact)

