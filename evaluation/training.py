@@ -20,7 +20,7 @@ from qa_service.qa.answerer import Adapter, Answerer, Prepared
 from qa_service.qa.features import ENCODERS, FEATURES
 from qa_service.qa.focus import SHORT_SENTENCE
 from qa_service.qa.ranker import ListwiseRanker
-from qa_service.qa.tower import TOWER_ENCODER
+from qa_service.qa.tower import TOWER_ENCODER, QuestionTower
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -144,11 +144,16 @@ def focused_rows(answerer: Answerer, row: int) -> list[int]:
     return [row]
 
 
-def prepare(answerer: Answerer, items: list[Item]) -> None:
+def prepare(answerer: Answerer, items: list[Item], adapters: dict[str, Adapter] | None = None,
+            retrieval: str = "stock") -> None:
+    """Candidates, features and labels of each item. Training questions keep the encoders' own
+    vectors ("stock" retrieval, no adapters: the adapters are fitted on these candidates);
+    test questions can be prepared as the service will answer them (fitted `adapters`, `retrieval`)."""
     for it in items:
         a = it.answerer or answerer
         known = a.index.doc_by_id
-        it.prep = a.prepare(it.question, document_id=resolve_doc_id(known, it.doc) if it.doc else None)
+        it.prep = a.prepare(it.question, document_id=resolve_doc_id(known, it.doc) if it.doc else None,
+                            adapters=adapters or {}, retrieval=retrieval)
         rows = [focused_rows(a, int(row)) for row in it.prep.cands.rows]
         s = a.index.sentences
         if it.gold_doc:
@@ -290,10 +295,11 @@ def summarize(m: dict) -> dict:
 
 
 def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None = None, adapt: bool = True,
-                   tower: bool = False, **kw) -> dict[str, dict]:
-    """Grouped K-fold by report. With `adapt`, each fold's question adapters (and, with `tower`,
-    MiniLM's question tower) are fitted on its training questions only, and its ranker on
-    cross-fitted features (see crossfit)."""
+                   tower: QuestionTower | None = None, retrieval: str = "stock", **kw) -> dict[str, dict]:
+    """Grouped K-fold by report. With `adapt`, each fold's question adapters (and MiniLM's question
+    tower, fitted with the parameters of `tower` when given) are fitted on its training questions
+    only, and its ranker on cross-fitted features (see crossfit). With `retrieval` "adapted", the test questions are
+    prepared again as the service answers them: semantic candidates by the adapted vectors."""
     from sklearn.model_selection import GroupKFold
 
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
@@ -301,25 +307,36 @@ def cross_validate(answerer, items, k=5, mask=None, seed=0, records: list | None
     parts = []
     for tr, te in GroupKFold(n_splits=k, shuffle=True, random_state=seed).split(items, groups=groups):
         train, test = [items[i] for i in tr], [items[i] for i in te]
+        saved = [(it.prep, it.y) for it in test]
         if adapt and answerer.encoders:
             crossfit(answerer, train, tower=tower)
-            apply_adapters(answerer, test, fit_adapters(answerer, train, tower=tower))
+            adapters = fit_adapters(answerer, train, tower=tower)
+            if retrieval == "adapted":
+                prepare(answerer, test, adapters, retrieval)
+            else:
+                apply_adapters(answerer, test, adapters)
         ranker, model = fit(answerer, train, cols, **kw)
         parts.append(evaluate(answerer, test, ranker, model, cols, records))
+        for it, (prep, y) in zip(test, saved):  # later folds train on these questions' stock candidates
+            it.prep, it.y = prep, y
     return {src: summarize(m) for src, m in merge(parts).items()}
 
 
-def fit_adapters(answerer: Answerer, items: list[Item], tower: bool = False) -> dict[str, Adapter]:
+def fit_adapters(answerer: Answerer, items: list[Item], tower: QuestionTower | None = None) -> dict[str, Adapter]:
     """One question adapter per encoder, fitted on the answerable questions of `items`; with
-    `tower`, MiniLM gets a fine-tuned question tower instead of a linear adapter (needs torch)."""
+    `tower` (its parameters), MiniLM gets a fine-tuned question tower instead of a linear adapter
+    (needs torch), which also learns from the unanswerable questions when `tower.null` is on."""
     ans = [it for it in items if it.evidence and len(it.prep.cands)]
     out: dict[str, Adapter] = {}
     for k in answerer.encoders:
         cands = [(it.answerer or answerer).candidate_vectors(it.prep, k) for it in ans]
-        if tower and k == TOWER_ENCODER:
+        if tower is not None and k == TOWER_ENCODER:
             from evaluation.tower import fit_tower
 
-            out[k] = fit_tower([it.prep.query.text for it in ans], cands, [it.y for it in ans])
+            una = [it for it in items if not it.evidence and len(it.prep.cands)] if tower.null else []
+            cands += [(it.answerer or answerer).candidate_vectors(it.prep, k) for it in una]
+            out[k] = fit_tower([it.prep.query.text for it in ans + una], cands, [it.y for it in ans + una],
+                               tower.clone(), unanswerable=[False] * len(ans) + [True] * len(una))
         else:
             out[k] = QueryAdapter().fit([it.prep.qvec[k] for it in ans], cands, [it.y for it in ans])
     return out
@@ -331,7 +348,7 @@ def apply_adapters(answerer: Answerer, items: list[Item], adapters: dict[str, Ad
         it.prep.X = (it.answerer or answerer).refeature(it.prep, adapters)
 
 
-def crossfit(answerer: Answerer, items: list[Item], k: int = 4, tower: bool = False) -> None:
+def crossfit(answerer: Answerer, items: list[Item], k: int = 4, tower: QuestionTower | None = None) -> None:
     """Give every item features from adapters fitted without its report (inner folds by report), so
     the ranker learns how far to trust an adapted cosine on questions the adapter never saw."""
     from sklearn.model_selection import GroupKFold

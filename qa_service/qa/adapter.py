@@ -67,8 +67,12 @@ class QueryAdapter:
         n = np.linalg.norm(u, axis=-1, keepdims=True)
         return (u / np.where(n > 0, n, 1.0)).astype(np.float32)
 
-    def adapt(self, qvecs: np.ndarray, texts: list[str]) -> np.ndarray:
+    reads_vector = True  # adapt() maps the encoder's own question vector
+
+    def adapt(self, qvecs: np.ndarray | None, texts: list[str]) -> np.ndarray:
         """transform() of the questions' vectors (the texts go unused; a QuestionTower reads them)."""
+        if qvecs is None:
+            raise ValueError("a linear adapter maps the encoder's question vector; none was given")
         return self.transform(qvecs)
 
     def params(self) -> dict:

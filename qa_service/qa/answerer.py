@@ -84,6 +84,7 @@ class Prepared:
 
 
 Adapter = QueryAdapter | QuestionTower  # maps a question to the vector the fitted ranker reads
+RETRIEVALS = ("stock", "adapted")  # which question vectors pick the semantic candidates
 
 FRAME_STEMS = frozenset(stem(w) for w in FRAME)  # "treatment" is no referent for "it"
 
@@ -142,6 +143,9 @@ class Answerer:
         for k, meta in (fitted or {}).get("towers", {}).items():
             if k in self.encoders:
                 self.adapters[k] = load_tower(MODEL_FILE.with_name(meta["file"]), meta["params"])
+        # Which question vectors picked the semantic candidates of the fitted model's test
+        # questions (benchmarks/train.py --retrieval); answering does the same.
+        self.retrieval = (fitted or {}).get("retrieval", "stock")
         if abstain_threshold is None:
             abstain_threshold = self.answerability.threshold if self.answerability else 0.5
         self.abstain_threshold = abstain_threshold
@@ -161,9 +165,16 @@ class Answerer:
 
     # ------------------------------------------------------------------ public
     def prepare(self, question: str, document_id: str | None = None, section: str | None = None,
-                asked: str | None = None) -> Prepared:
+                asked: str | None = None, adapters: dict[str, Adapter] | None = None,
+                retrieval: str | None = None) -> Prepared:
         """`asked`: for a resolved follow-up, the question as asked, whose own answer type and yes/no
-        flag lead (the understood question adds the carried subject)."""
+        flag lead (the understood question adds the carried subject). `adapters` (default: the
+        fitted ones) map the question's vectors; `retrieval` (default: the fitted model's) says
+        which vectors pick the semantic candidates: "stock" (the encoders' own) or "adapted"."""
+        adapters = self.adapters if adapters is None else adapters
+        retrieval = self.retrieval if retrieval is None else retrieval
+        if retrieval not in RETRIEVALS:
+            raise ValueError(f"retrieval must be one of {RETRIEVALS}, not {retrieval!r}")
         q = analyse(question, self.expand, self.concept_weight, self.correct)
         if asked is not None:
             own = analyze_question(asked, q.terms)
@@ -176,13 +187,20 @@ class Answerer:
                 if key not in mine and not (stems_of.get(key, frozenset()) & mine):
                     q.weights[key] *= CARRIED_WEIGHT
         rows = self._rows(document_id)
-        qvec = {k: encode([q.text])[0] for k, (encode, _) in self.encoders.items()}
-        sem = self._cosines(rows, qvec) if self.encoders else None
-        # Candidates come from the encoders' own cosines; the features read the adapted ones
-        # (computed once, for the candidates only).
-        cands = self.retriever.retrieve(q, rows, section, sem)
-        seen = replace(cands, sem=self._cosines(cands.rows, self.adapted(qvec, q.text, self.adapters))) \
-            if self.adapters and len(cands) else cands
+        by_vectors = retrieval == "adapted" and bool(adapters)
+        # A question tower encodes the text itself: with adapted retrieval the encoder's own
+        # forward pass (the costliest step of an answer) is skipped.
+        qvec = {k: encode([q.text])[0] for k, (encode, _) in self.encoders.items()
+                if not (by_vectors and k in adapters and not adapters[k].reads_vector)}
+        if by_vectors:
+            cands = self.retriever.retrieve(q, rows, section, self._cosines(rows, self.adapted(qvec, q.text, adapters)))
+            seen = cands
+        else:
+            # Candidates come from the encoders' own cosines; the features read the adapted ones
+            # (computed once, for the candidates only).
+            cands = self.retriever.retrieve(q, rows, section, self._cosines(rows, qvec) if self.encoders else None)
+            seen = replace(cands, sem=self._cosines(cands.rows, self.adapted(qvec, q.text, adapters))) \
+                if adapters and len(cands) else cands
         X = self.features.transform(q, seen, tuple(self.encoders))
         return Prepared(q, cands, X, self.retriever.spans_documents(rows), qvec)
 
@@ -192,8 +210,8 @@ class Answerer:
 
     def adapted(self, qvec: dict[str, np.ndarray], text: str, adapters: dict[str, Adapter]) -> dict[str, np.ndarray]:
         """The question's vector per encoder as `adapters` map it (its own where it has none)."""
-        return {k: adapters[k].adapt(qvec[k][None, :], [text])[0] if k in adapters else qvec[k]
-                for k in self.encoders}
+        return {k: adapters[k].adapt(qvec[k][None, :] if k in qvec else None, [text])[0] if k in adapters
+                else qvec[k] for k in self.encoders}
 
     def refeature(self, p: Prepared, adapters: dict[str, Adapter]) -> np.ndarray:
         """p.X with its sentence-vector columns computed from the question vectors as `adapters`

@@ -32,7 +32,8 @@ class QuestionTower:
     """Question vectors from MiniLM with fitted low-rank weight updates (see module docstring)."""
 
     def __init__(self, rank: int = 8, alpha: float = 16.0, epochs: int = 3, lr: float = 3e-4,
-                 tau: float = 20.0, batch_size: int = 16, seed: int = 0):
+                 tau: float = 20.0, batch_size: int = 16, seed: int = 0, null: bool = False):
+        """`null`: fitted with a "no sentence answers" option that unanswerable questions target."""
         self.rank = rank
         self.alpha = alpha
         self.epochs = epochs
@@ -40,12 +41,20 @@ class QuestionTower:
         self.tau = tau
         self.batch_size = batch_size
         self.seed = seed
+        self.null = null
         self._encoder: MiniLMEncoder | None = None
 
-    def set_factors(self, factors: dict[str, tuple[np.ndarray, np.ndarray]], n_questions: int) -> "QuestionTower":
+    def clone(self) -> "QuestionTower":
+        """An unfitted tower with the same parameters."""
+        return QuestionTower(rank=self.rank, alpha=self.alpha, epochs=self.epochs, lr=self.lr, tau=self.tau,
+                             batch_size=self.batch_size, seed=self.seed, null=self.null)
+
+    def set_factors(self, factors: dict[str, tuple[np.ndarray, np.ndarray]], n_questions: int,
+                    n_unanswerable: int = 0) -> "QuestionTower":
         """factors: "encoder.layer.<i>.<module>" -> (A (r, in), B (out, r)), float32."""
         self.factors_ = {k: (np.asarray(a, np.float32), np.asarray(b, np.float32)) for k, (a, b) in factors.items()}
         self.n_questions_ = int(n_questions)
+        self.n_unanswerable_ = int(n_unanswerable)
         self._encoder = None
         return self
 
@@ -62,14 +71,16 @@ class QuestionTower:
             self._encoder = MiniLMEncoder(model_dir, deltas=self.deltas())
         return self._encoder
 
-    def adapt(self, qvecs: np.ndarray, texts: list[str]) -> np.ndarray:
+    reads_vector = False  # adapt() encodes the text itself: the stock vector is not needed
+
+    def adapt(self, qvecs: np.ndarray | None, texts: list[str]) -> np.ndarray:
         """The questions' tower vectors (n, dim), unit length; `qvecs` (the stock ones) go unused."""
         return self.encoder().encode(list(texts))
 
     def params(self) -> dict:
         return {"kind": "tower", "rank": self.rank, "alpha": self.alpha, "epochs": self.epochs, "lr": self.lr,
-                "tau": self.tau, "batch_size": self.batch_size, "seed": self.seed,
-                "n_questions": self.n_questions_}
+                "tau": self.tau, "batch_size": self.batch_size, "seed": self.seed, "null": self.null,
+                "n_questions": self.n_questions_, "n_unanswerable": self.n_unanswerable_}
 
 
 def save_tower(path: Path, tower: QuestionTower) -> None:
@@ -84,7 +95,7 @@ def save_tower(path: Path, tower: QuestionTower) -> None:
 
 def load_tower(path: Path, meta: dict) -> QuestionTower:
     """The tower `meta` (its params) describes, from its .npz."""
-    keys = {k for k in meta if k not in ("kind", "n_questions")}
+    keys = {k for k in meta if k not in ("kind", "n_questions", "n_unanswerable")}
     tower = QuestionTower(**{k: meta[k] for k in keys})
     with np.load(path) as z:
         names = sorted({k.split("|")[0] for k in z.files})
@@ -92,4 +103,4 @@ def load_tower(path: Path, meta: dict) -> QuestionTower:
     for k, (a, b) in factors.items():
         if a.shape[0] != tower.rank or b.shape[1] != tower.rank:
             raise ValueError(f"tower factor {k} in {path} is not of rank {tower.rank}")
-    return tower.set_factors(factors, meta["n_questions"])
+    return tower.set_factors(factors, meta["n_questions"], meta.get("n_unanswerable", 0))

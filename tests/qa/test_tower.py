@@ -100,3 +100,46 @@ def test_the_shipped_answerer_asks_minilm_through_its_question_tower(answerer):
     moved = tower.adapt(stock, QUESTIONS)
     np.testing.assert_allclose(np.linalg.norm(moved, axis=1), 1.0, atol=1e-5)
     assert np.all(np.sum(moved * stock, axis=1) < 0.999)
+
+
+def test_adapted_retrieval_skips_the_stock_forward_pass(answerer, monkeypatch):
+    """With retrieval "adapted" the tower's vector picks the semantic candidates and MiniLM's own
+    question vector is never computed (one forward pass per question instead of two)."""
+    if not isinstance(answerer.adapters.get("lm"), QuestionTower):
+        pytest.skip("the shipped variant has no MiniLM question tower")
+    encode, vectors = answerer.encoders["lm"]
+    calls = []
+    monkeypatch.setitem(answerer.encoders, "lm", (lambda texts: calls.append(texts) or encode(texts), vectors))
+    question = "How well was her heart pumping?"
+    adapted = answerer.prepare(question, retrieval="adapted")
+    assert calls == [] and "lm" not in adapted.qvec
+    stock = answerer.prepare(question, retrieval="stock")
+    assert len(calls) == 1 and "lm" in stock.qvec
+    u = answerer.adapters["lm"].adapt(None, [adapted.query.text])[0]
+    col = list(answerer.encoders).index("lm")
+    np.testing.assert_allclose(adapted.cands.sem[:, col], vectors[adapted.cands.rows] @ u, atol=1e-5)
+    # both ways the features read the tower's cosines: where the candidates agree, so do the rows
+    common, ia, ib = np.intersect1d(adapted.cands.rows, stock.cands.rows, return_indices=True)
+    assert len(common) > 10
+    np.testing.assert_allclose(adapted.cands.sem[ia, col], vectors[common] @ u, atol=1e-5)
+    with pytest.raises(ValueError, match="retrieval"):
+        answerer.prepare(question, retrieval="sideways")
+
+
+def test_the_null_option_is_the_target_of_an_unanswerable_question():
+    """question_loss: without a null option it is the softmax loss of the positives; with one, an
+    unanswerable question's loss falls as the null level rises above its candidates' cosines, an
+    answerable question's rises."""
+    torch = pytest.importorskip("torch")
+    from evaluation.tower import question_loss
+
+    z = torch.tensor([8.0, 6.0, 2.0])
+    y = torch.tensor([False, True, False])
+    plain = question_loss(z, y, False)
+    assert abs(float(plain) - float(torch.logsumexp(z, 0) - z[1])) < 1e-6
+    low, high = torch.tensor(4.0), torch.tensor(12.0)
+    assert float(question_loss(z, y, True, high)) < float(question_loss(z, y, True, low))
+    assert float(question_loss(z, y, False, high)) > float(question_loss(z, y, False, low)) > float(plain)
+    proto = QuestionTower(rank=4, null=True)
+    copy = proto.clone()
+    assert copy is not proto and copy.null and copy.rank == 4 and not hasattr(copy, "factors_")
