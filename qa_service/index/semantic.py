@@ -146,9 +146,16 @@ def _load_wordllama() -> WordLlamaEncoder | None:
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf  # exact (erf) GELU, as BERT's "gelu"
+    """Exact (erf) GELU, as BERT's "gelu": 0.5 x (1 + erf(x / sqrt 2)), in one scratch array (the
+    (tokens, 1536) temporaries of the plain expression cost a third of a millisecond per layer)."""
+    from scipy.special import erf
 
-    return 0.5 * x * (1.0 + erf(x * np.float32(1 / np.sqrt(2))))
+    t = x * np.float32(1 / np.sqrt(2))
+    erf(t, out=t)
+    t += np.float32(1.0)
+    t *= x
+    t *= np.float32(0.5)
+    return t
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:

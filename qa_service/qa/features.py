@@ -6,6 +6,7 @@ import math
 import re
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -50,6 +51,22 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class RowFacts:
+    """What the features read of a sentence whatever the question (cached per row)."""
+    text: str
+    labels: Counter  # entity labels of the row's concepts
+    section: str
+    group: str  # section_group(section)
+    patient_like: float  # patient-narrative minus general wording, clipped to [-1, 1]
+    our_patient: bool
+    length: float
+    short: bool
+    position: float  # 0 at the report's first sentence, 1 at its last
+    only_normal: bool
+    number: bool
+
+
 def section_group(name: str) -> str:
     low = name.lower()
     if low.startswith(("figure", "table")):
@@ -79,6 +96,7 @@ class FeatureExtractor:
         self.same_prev_ = np.concatenate([[False], same])
         self.same_next_ = np.concatenate([same, [False]])
         self._heads: dict[int, frozenset[str]] = {}
+        self._facts: dict[int, RowFacts] = {}
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- helpers
@@ -91,6 +109,27 @@ class FeatureExtractor:
         s = self.index.sentences
         doc = self.index.docs[int(s["doc"][row])]
         return doc.sections[int(s["section"][row])].name
+
+    def facts(self, row: int) -> RowFacts:
+        got = self._facts.get(row)
+        if got is None:
+            text = self.text(row)
+            labels = Counter(self.col_label_.get(c) for c in self.rows_.indices[self.rows_.indptr[row]:self.rows_.indptr[row + 1]]
+                             if c in self.col_label_)
+            name = self.section_name(row)
+            d = int(self.index.sentences["doc"][row])
+            lo, hi = int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1])
+            like = len(PATIENT_SENTENCE.findall(text)) - len(GENERAL_SENTENCE.findall(text))
+            got = RowFacts(text=text, labels=labels, section=name, group=section_group(name),
+                           patient_like=max(-2, min(2, like)) / 2, our_patient=bool(OUR_PATIENT.search(text)),
+                           length=math.log1p(len(text)) / 6, short=len(text) < 40,
+                           position=(row - lo) / max(hi - lo - 1, 1), only_normal=only_normal(text, labels),
+                           number=bool(NUMBER.search(text)))
+            if len(self._facts) >= HEAD_CACHE:
+                with self._lock:
+                    self._facts.clear()
+            self._facts[row] = got
+        return got
 
     def head_terms(self, row: int) -> frozenset[str]:
         got = self._heads.get(row)
@@ -218,32 +257,26 @@ class FeatureExtractor:
             X[:, f["soft_min"]] = soft[:, spec].min(axis=1) if spec.any() else 1.0
         qa = q.analysis
         strict_type = qa.answer_type in STRICT_TYPES
+        finding_type = qa.answer_type in FINDING_TYPES
         for i, row in enumerate(rows):
             row = int(row)
-            text = self.text(row)
-            labels = Counter(self.col_label_.get(c) for c in self.rows_.indices[self.rows_.indptr[row]:self.rows_.indptr[row + 1]]
-                             if c in self.col_label_)
-            typed = _type_evidence(qa, text, labels, words)
+            rf = self.facts(row)
+            typed = _type_evidence(qa, rf.text, rf.labels, words, rf.only_normal)
             X[i, f["typed"]] = typed
             X[i, f["typed_strict"]] = typed * strict_type
             X[i, f["untyped_strict"]] = float(strict_type and typed <= 0)
-            X[i, f["only_normal"]] = float(qa.answer_type in FINDING_TYPES and not qa.yes_no and only_normal(text, labels))
-            X[i, f["findings"]] = min(labels.get("FINDING", 0), 4) / 4 * (qa.answer_type in FINDING_TYPES)
-            X[i, f["number"]] = float(bool(NUMBER.search(text))) * strict_type
-            name = self.section_name(row)
-            group = section_group(name)
-            X[i, f[f"sec_{group}_{'patient' if qa.about_patient else 'general'}"]] = 1.0
+            X[i, f["only_normal"]] = float(finding_type and not qa.yes_no and rf.only_normal)
+            X[i, f["findings"]] = min(rf.labels.get("FINDING", 0), 4) / 4 * finding_type
+            X[i, f["number"]] = float(rf.number) * strict_type
+            X[i, f[f"sec_{rf.group}_{'patient' if qa.about_patient else 'general'}"]] = 1.0
             if qa.section:
-                X[i, f["sec_named" if name == qa.section else "sec_other_named"]] = 1.0
-            patient_like = len(PATIENT_SENTENCE.findall(text)) - len(GENERAL_SENTENCE.findall(text))
-            X[i, f["patient_like"]] = max(-2, min(2, patient_like)) / 2
-            X[i, f["patient_like_q"]] = X[i, f["patient_like"]] * (1 if qa.about_patient else -1)
-            X[i, f["our_patient"]] = float(bool(OUR_PATIENT.search(text)))
-            X[i, f["length"]] = math.log1p(len(text)) / 6
-            X[i, f["short"]] = float(len(text) < 40)
-            d = int(self.index.sentences["doc"][row])
-            lo, hi = int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1])
-            X[i, f["position"]] = (row - lo) / max(hi - lo - 1, 1)
+                X[i, f["sec_named" if rf.section == qa.section else "sec_other_named"]] = 1.0
+            X[i, f["patient_like"]] = rf.patient_like
+            X[i, f["patient_like_q"]] = rf.patient_like * (1 if qa.about_patient else -1)
+            X[i, f["our_patient"]] = float(rf.our_patient)
+            X[i, f["length"]] = rf.length
+            X[i, f["short"]] = float(rf.short)
+            X[i, f["position"]] = rf.position
             if words:
                 head = self.head_terms(row)
                 X[i, f["early"]] = sum(idf[j] for j, t in enumerate(words)
@@ -280,12 +313,13 @@ def _rank_score(scores: np.ndarray) -> np.ndarray:
     return 1.0 / np.log2(ranks + 1)
 
 
-def _type_evidence(qa, text: str, labels: Counter, words: list[str]) -> float:
+def _type_evidence(qa, text: str, labels: Counter, words: list[str], normal_only: bool) -> float:
+    """`normal_only`: only_normal(text, labels), computed once per row."""
     if qa.answer_type == "definition":
         lead = set(text_terms(text[:50]))
         if not words or not all(t in lead for t in words):
             return 0.0
         return 1.0 if STRONG_DEFINITION.search(text[:120]) else (0.5 if holds_type("definition", text) else 0.0)
-    if qa.answer_type in ("finding", "findings") and not qa.yes_no and only_normal(text, labels):
+    if qa.answer_type in ("finding", "findings") and not qa.yes_no and normal_only:
         return -1.0
     return 1.0 if holds_type(qa.answer_type, text, labels) else 0.0
