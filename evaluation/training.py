@@ -335,7 +335,8 @@ def fit_adapters(answerer: Answerer, items: list[Item], tower: QuestionTower | N
 
             una = [it for it in items if not it.evidence and len(it.prep.cands)] if tower.null else []
             cands += [(it.answerer or answerer).candidate_vectors(it.prep, k) for it in una]
-            out[k] = fit_tower([it.prep.query.text for it in ans + una], cands, [it.y for it in ans + una],
+            ys = [it.y for it in ans] + [np.zeros(len(it.prep.cands), dtype=bool) for it in una]
+            out[k] = fit_tower([it.prep.query.text for it in ans + una], cands, ys,
                                tower.clone(), unanswerable=[False] * len(ans) + [True] * len(una))
         else:
             out[k] = QueryAdapter().fit([it.prep.qvec[k] for it in ans], cands, [it.y for it in ans])

@@ -210,8 +210,13 @@ class Answerer:
 
     def adapted(self, qvec: dict[str, np.ndarray], text: str, adapters: dict[str, Adapter]) -> dict[str, np.ndarray]:
         """The question's vector per encoder as `adapters` map it (its own where it has none)."""
-        return {k: adapters[k].adapt(qvec[k][None, :] if k in qvec else None, [text])[0] if k in adapters
-                else qvec[k] for k in self.encoders}
+        out = {}
+        for k, (encode, _) in self.encoders.items():
+            if k in adapters:
+                out[k] = adapters[k].adapt(qvec[k][None, :] if k in qvec else None, [text])[0]
+            else:  # the encoder's own vector (encoded now if adapted retrieval skipped it)
+                out[k] = qvec[k] if k in qvec else encode([text])[0]
+        return out
 
     def refeature(self, p: Prepared, adapters: dict[str, Adapter]) -> np.ndarray:
         """p.X with its sentence-vector columns computed from the question vectors as `adapters`
