@@ -324,6 +324,9 @@ class Answerer:
         rarity("fever")
         for encode, _ in self.encoders.values():
             encode(["fever"])
+        for adapter in self.adapters.values():
+            if not adapter.reads_vector:
+                adapter.adapt(None, ["fever"])  # a question tower merges its weights on first use (~0.1 s)
         if self.correct is not None:
             self.correct("Was the kidny biopsy done?")  # builds the spelling table
 
