@@ -6,8 +6,8 @@ updates on every layer's six matrices, the stock weights frozen, trained with Ad
 over each question's candidates c (frozen stock sentence vectors). With `null` on, the softmax has
 one more option, "no candidate answers", whose logit is tau * b (b a fitted cosine level); an
 unanswerable question's target is that option, so the tower learns to keep such questions away
-from every sentence of their report (the answerability model reads the cosines). Training only: answering runs the
-merged weights in NumPy. torch comes with the `train` extra (its CPU build is enough: a fit over
+from every sentence of their report (the answerability model reads the cosines). Training only:
+answering runs the merged weights in NumPy. torch comes with the `train` extra (its CPU build is enough: a fit over
 1,250 questions takes about a minute on 2 cores).
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
     torch.manual_seed(tower.seed)
     r, scale = tower.rank, tower.alpha / tower.rank
     names = [f"encoder.layer.{i}.{m}" for i in range(n_layers) for m in MODULES]
-    A = {k: torch.nn.Parameter(torch.randn(r, W[k + ".weight"].shape[1]) * 0.01) for k in names}
+    A = {k: torch.nn.Parameter(torch.randn(r, W[k + ".weight"].shape[1]) * tower.init_scale) for k in names}
     B = {k: torch.nn.Parameter(torch.zeros(W[k + ".weight"].shape[0], r)) for k in names}
 
     def lin(k, x):
@@ -96,10 +96,11 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
     Y = {i: torch.from_numpy(np.asarray(ys[i], bool)) for i in keep}
     level = torch.nn.Parameter(torch.tensor(0.5))  # the null option's cosine level b
     params = [*A.values(), *B.values(), *([level] if null else [])]
-    opt = torch.optim.AdamW(params, lr=tower.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=tower.lr, weight_decay=tower.weight_decay)
     steps = tower.epochs * math.ceil(len(keep) / tower.batch_size)
-    # linear warm-up over 20 steps, then linear decay to 0
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * max(0.0, 1 - s / steps))
+    # linear warm-up, then linear decay to 0
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / tower.warmup) * max(0.0, 1 - s / steps))
     rng = np.random.default_rng(tower.seed)
     for _ in range(tower.epochs):
         order = [keep[j] for j in rng.permutation(len(keep))]

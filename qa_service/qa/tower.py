@@ -32,8 +32,11 @@ class QuestionTower:
     """Question vectors from MiniLM with fitted low-rank weight updates (see module docstring)."""
 
     def __init__(self, rank: int = 8, alpha: float = 16.0, epochs: int = 3, lr: float = 3e-4,
-                 tau: float = 20.0, batch_size: int = 16, seed: int = 0, null: bool = False):
-        """`null`: fitted with a "no sentence answers" option that unanswerable questions target."""
+                 tau: float = 20.0, batch_size: int = 16, seed: int = 0, null: bool = False,
+                 weight_decay: float = 0.01, warmup: int = 20, init_scale: float = 0.01):
+        """`null`: fitted with a "no sentence answers" option that unanswerable questions target.
+        `weight_decay` (AdamW), `warmup` (steps of linear warm-up before the linear decay) and
+        `init_scale` (std of A's random start; B starts at 0, so the fit starts at the stock model)."""
         self.rank = rank
         self.alpha = alpha
         self.epochs = epochs
@@ -42,12 +45,19 @@ class QuestionTower:
         self.batch_size = batch_size
         self.seed = seed
         self.null = null
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.init_scale = init_scale
         self._encoder: MiniLMEncoder | None = None
 
     def clone(self) -> "QuestionTower":
         """An unfitted tower with the same parameters."""
-        return QuestionTower(rank=self.rank, alpha=self.alpha, epochs=self.epochs, lr=self.lr, tau=self.tau,
-                             batch_size=self.batch_size, seed=self.seed, null=self.null)
+        return QuestionTower(**self.hyperparams())
+
+    def hyperparams(self) -> dict:
+        return {"rank": self.rank, "alpha": self.alpha, "epochs": self.epochs, "lr": self.lr, "tau": self.tau,
+                "batch_size": self.batch_size, "seed": self.seed, "null": self.null,
+                "weight_decay": self.weight_decay, "warmup": self.warmup, "init_scale": self.init_scale}
 
     def set_factors(self, factors: dict[str, tuple[np.ndarray, np.ndarray]], n_questions: int,
                     n_unanswerable: int = 0) -> "QuestionTower":
@@ -78,8 +88,7 @@ class QuestionTower:
         return self.encoder().encode(list(texts))
 
     def params(self) -> dict:
-        return {"kind": "tower", "rank": self.rank, "alpha": self.alpha, "epochs": self.epochs, "lr": self.lr,
-                "tau": self.tau, "batch_size": self.batch_size, "seed": self.seed, "null": self.null,
+        return {"kind": "tower", **self.hyperparams(),
                 "n_questions": self.n_questions_, "n_unanswerable": self.n_unanswerable_}
 
 
