@@ -33,6 +33,23 @@ _WINDOW = 6  # tokens a trigger reaches
 # Tokens of a list that do not use up the window: "no rash, fever, chills or night sweats".
 _LIST_GLUE = {",", "or", "nor"}
 
+
+
+def _by_word(phrases: list[str], last: bool) -> dict[str, list[list[str]]]:
+    """Trigger phrases as word lists keyed by their last (or first) word, so a token is checked
+    against the few phrases it can end (or start), not the whole lexicon."""
+    out: dict[str, list[list[str]]] = {}
+    for p in phrases:
+        words = p.split()
+        out.setdefault(words[-1] if last else words[0], []).append(words)
+    return out
+
+
+_NEG_BEFORE_IDX = _by_word(_NEG_BEFORE, last=True)
+_NEG_AFTER_IDX = _by_word(_NEG_AFTER, last=False)
+_HYPOTHETICAL_IDX = _by_word(_HYPOTHETICAL, last=True)
+_HISTORICAL_IDX = _by_word(_HISTORICAL, last=True)
+
 _LABEL_PRIORITY = {"HP": 0, "ABBR": 1, "DOC": 1, "LAY": 2, "FAMILY": 3}
 
 
@@ -191,15 +208,14 @@ def _resolve(found: list[tuple[int, int, str]], matcher: ConceptMatcher) -> list
     return sorted(out)
 
 
-def _phrase_before(tokens: list[str], i: int, phrases: list[str]) -> bool:
-    """A trigger phrase ends within _WINDOW tokens before token i (list commas and "or" not counted),
-    with no terminator between."""
+def _phrase_before(tokens: list[str], i: int, phrases: dict[str, list[list[str]]]) -> bool:
+    """A trigger phrase (keyed by its last word) ends within _WINDOW tokens before token i (list
+    commas and "or" not counted), with no terminator between."""
     k, used = i - 1, 0
     while k >= 0 and used < _WINDOW:
         if tokens[k] in _TERMINATORS or tokens[k] == ".":
             return False
-        for p in phrases:
-            words = p.split()
+        for words in phrases.get(tokens[k], ()):
             n = len(words)
             if k - n + 1 >= 0 and tokens[k - n + 1:k + 1] == words:
                 return True
@@ -208,13 +224,13 @@ def _phrase_before(tokens: list[str], i: int, phrases: list[str]) -> bool:
     return False
 
 
-def _phrase_after(tokens: list[str], j: int, phrases: list[str]) -> bool:
+def _phrase_after(tokens: list[str], j: int, phrases: dict[str, list[list[str]]]) -> bool:
+    """A trigger phrase (keyed by its first word) starts within _WINDOW tokens after token j."""
     hi = min(len(tokens), j + 1 + _WINDOW)
     for k in range(j + 1, hi):
         if tokens[k] in _TERMINATORS:
             return False
-        for p in phrases:
-            words = p.split()
+        for words in phrases.get(tokens[k], ()):
             if tokens[k:k + len(words)] == words:
                 return True
     return False
@@ -227,10 +243,10 @@ def assertion(tokens: list[str], i: int, j: int) -> str:
 
 
 def _assertion(tokens: list[str], i: int, j: int) -> str:
-    if _phrase_before(tokens, i, _NEG_BEFORE) or _phrase_after(tokens, j, _NEG_AFTER):
+    if _phrase_before(tokens, i, _NEG_BEFORE_IDX) or _phrase_after(tokens, j, _NEG_AFTER_IDX):
         return "absent"
-    if _phrase_before(tokens, i, _HYPOTHETICAL):
+    if _phrase_before(tokens, i, _HYPOTHETICAL_IDX):
         return "hypothetical"
-    if _phrase_before(tokens, i, _HISTORICAL):
+    if _phrase_before(tokens, i, _HISTORICAL_IDX):
         return "historical"
     return "present"

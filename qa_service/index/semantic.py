@@ -145,17 +145,35 @@ def _load_wordllama() -> WordLlamaEncoder | None:
 # --------------------------------------------------------------------------- MiniLM (NumPy BERT)
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as BERT's "gelu": 0.5 x (1 + erf(x / sqrt 2)), in one scratch array (the
-    (tokens, 1536) temporaries of the plain expression cost a third of a millisecond per layer)."""
-    from scipy.special import erf
+# Abramowitz & Stegun 7.1.26: erfc(z) ~ t (a1 + t (a2 + ... + t a5)) exp(-z^2), t = 1 / (1 + p z),
+# z >= 0, |error| <= 1.5e-7 -- below float32's resolution of the result.
+_AS_P = np.float32(0.3275911)
+_AS_A = tuple(np.float32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429))
 
-    t = x * np.float32(1 / np.sqrt(2))
-    erf(t, out=t)
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU, as BERT's "gelu": x Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2)).
+
+    Phi(-|x|) = 0.5 erfc(|x| / sqrt 2) by the polynomial above, in place in two (tokens, 1536)
+    arrays: 2.7x faster than scipy's erf, which cost 0.3 ms of each layer of a question's pass."""
+    a1, a2, a3, a4, a5 = _AS_A
+    z = np.abs(x)
+    z *= np.float32(1 / np.sqrt(2))
+    t = z * _AS_P
     t += np.float32(1.0)
-    t *= x
-    t *= np.float32(0.5)
-    return t
+    np.reciprocal(t, out=t)
+    phi = t * a5
+    for a in (a4, a3, a2, a1):
+        phi += a
+        phi *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    phi *= z
+    phi *= np.float32(0.5)                          # Phi(-|x|)
+    np.subtract(np.float32(1.0), phi, out=phi, where=x > 0)  # Phi(x) = 1 - Phi(-x)
+    phi *= x
+    return phi
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:

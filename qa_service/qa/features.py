@@ -84,6 +84,7 @@ class FeatureExtractor:
         self.encode_words = encode_words
         self._word_vec: dict[str, np.ndarray] = {}
         self._row_words: dict[int, tuple[str, ...]] = {}
+        self._row_vecs: dict[int, np.ndarray] = {}  # unit vectors of row_words(row), stacked
         self._doc_vecs: dict[int, np.ndarray] = {}  # a few documents' word vectors (oldest dropped first)
         self.concepts = concepts
         self.concept_label = concept_label
@@ -182,13 +183,23 @@ class FeatureExtractor:
             return 0.0
         return float((vecs @ self.word_vectors([word])[0]).max())
 
+    def row_word_vectors(self, row: int) -> np.ndarray:
+        """word_vectors(row_words(row)), cached per row: (words of the row, dim)."""
+        got = self._row_vecs.get(row)
+        if got is None:
+            got = self.word_vectors(list(self.row_words(row)))
+            if len(self._row_vecs) >= HEAD_CACHE:
+                with self._lock:
+                    self._row_vecs.clear()
+            self._row_vecs[row] = got
+        return got
+
     def soft_match(self, qvecs: np.ndarray, rows) -> np.ndarray:
         """(len(rows), n question words): each question word's best cosine with a word of the row."""
         out = np.zeros((len(rows), len(qvecs)))
         for i, row in enumerate(rows):
-            words = self.row_words(int(row))
-            if words:
-                out[i] = (self.word_vectors(list(words)) @ qvecs.T).max(axis=0)
+            if self.row_words(int(row)):
+                out[i] = (self.row_word_vectors(int(row)) @ qvecs.T).max(axis=0)
         return out
 
     def _presence(self, rows: np.ndarray, groups: list[list[str]]) -> np.ndarray:
@@ -206,14 +217,20 @@ class FeatureExtractor:
                 out[:, j] = sub[:, idx].any(axis=1)
         return out
 
-    def _window(self, rows: np.ndarray, present: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(present in the row, present in the row or a neighbour of its section)."""
-        own = present(rows)
-        n = self.index.n_sentences
-        prev = np.clip(rows - 1, 0, n - 1)
-        nxt = np.clip(rows + 1, 0, n - 1)
-        win = own | (present(prev) & self.same_prev_[rows][:, None]) | (present(nxt) & self.same_next_[rows][:, None])
-        return own, win
+    def _windows(self, rows: np.ndarray, group_sets: list[list[list[str]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each list of term groups: (present in the row, present in the row or a neighbour of
+        its section), each (len(rows), len(groups)); one gather from the matrix for all of them."""
+        n, k = self.index.n_sentences, len(rows)
+        every = np.concatenate([rows, np.clip(rows - 1, 0, n - 1), np.clip(rows + 1, 0, n - 1)])
+        present = self._presence(every, [g for groups in group_sets for g in groups])
+        prev_ok, next_ok = self.same_prev_[rows][:, None], self.same_next_[rows][:, None]
+        out, c = [], 0
+        for groups in group_sets:
+            p = present[:, c:c + len(groups)]
+            c += len(groups)
+            own = p[:k]
+            out.append((own, own | (p[k:2 * k] & prev_ok) | (p[2 * k:] & next_ok)))
+        return out
 
     # -------------------------------------------------------------- features
     def transform(self, q: Query, cands: Candidates, encoders: tuple[str, ...] = ()) -> np.ndarray:
@@ -229,12 +246,10 @@ class FeatureExtractor:
         total = idf.sum() or 1.0
         groups = [[t, *q.alternatives.get(t, [])] for t in words]
         strict = [[t, *q.strict_alternatives.get(t, [])] for t in words]
-        own, win = self._window(rows, lambda r: self._presence(r, groups))
-        _, win_strict = self._window(rows, lambda r: self._presence(r, strict))
+        cids = list(dict.fromkeys(c for c, _ in q.mentions if not c.startswith("FAMILY:")))
+        (own, win), (_, win_strict), (concept_hit, _) = self._windows(rows, [groups, strict, [[c] for c in cids]])
         specific = np.array([1.0 if q.strict_alternatives.get(t) else q.rarities.get(t, 0.0) for t in words])
         specific = np.where(specific >= RARE, specific, 0.0)
-        cids = list(dict.fromkeys(c for c, _ in q.mentions if not c.startswith("FAMILY:")))
-        concept_hit = self._presence(rows, [[c] for c in cids]) if cids else np.zeros((n, 0), dtype=bool)
 
         best = lambda a: a / a.max() if a.max() > 0 else a  # noqa: E731
         X[:, f["bm25"]] = best(cands.bm25)

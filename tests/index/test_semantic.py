@@ -95,6 +95,16 @@ def test_minilm_matches_sentence_transformers_reference():
     assert len(enc.tokenizer.encode(ref["sentences"][-1]).ids) == 128
 
 
+def test_gelu_is_the_erf_gelu_to_float32_precision():
+    from scipy.special import erf
+
+    x = np.concatenate([np.linspace(-12, 12, 100_001), [0.0, 1e-8, -1e-8, 40.0, -40.0]]).astype(np.float32)
+    exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    got = semantic._gelu(x.copy())
+    assert got.dtype == np.float32
+    assert np.abs(got - exact).max() < 1e-6
+
+
 def test_unknown_encoder_name():
     with pytest.raises(ValueError):
         load_encoder("bert-large")
