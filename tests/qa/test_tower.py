@@ -85,6 +85,23 @@ def test_fitting_pulls_questions_to_their_evidence():
     assert np.mean(after) > np.mean(before) + 0.05, (before, after)
 
 
+def test_the_torch_pass_that_fits_is_the_numpy_pass_that_serves():
+    """The same nonzero factors give the same question vectors in the torch forward pass fitting
+    differentiates and in the merged NumPy pass answering runs."""
+    torch = pytest.importorskip("torch")
+    from evaluation.tower import TorchTower
+
+    factors = _factors(4, np.random.default_rng(2))
+    tower = QuestionTower(rank=4, alpha=8.0).set_factors(factors, n_questions=1)
+    net = TorchTower(scale=2.0)
+    net.A = {k: torch.from_numpy(a.astype(np.float32)) for k, (a, _) in factors.items()}
+    net.B = {k: torch.from_numpy(b.astype(np.float32)) for k, (_, b) in factors.items()}
+    served = tower.adapt(None, QUESTIONS)
+    assert np.all(np.sum(served * load_encoder(MINILM).encode(QUESTIONS), axis=1) < 0.999)  # the update matters
+    with torch.no_grad():
+        np.testing.assert_allclose(net.encode(QUESTIONS).numpy(), served, atol=2e-5)
+
+
 def test_the_shipped_answerer_asks_minilm_through_its_question_tower(answerer):
     """The shipped model's MiniLM side is a fitted tower: its question vector differs from the
     stock encoder's, stays a unit vector, and the answer to a lay question still comes back."""
