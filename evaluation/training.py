@@ -180,7 +180,7 @@ def fit(answerer: Answerer, items: list[Item], mask: np.ndarray | None = None, a
     # The answerability model learns from ranker scores on questions the ranker was not fitted on
     # (inner folds by report), as it will meet them in use.
     Xq, yq = oof_answerability_rows(answerer, items, cols, alpha)
-    model = AnswerabilityModel(C=C)
+    model = AnswerabilityModel(C=C, decline_target=decline_target)
     # Unweighted, so P(answerable) stays calibrated on the mix of questions it is fitted on
     # (balancing the classes made it under-confident: 0.06 predicted, 0.39 observed).
     case = np.array([it.source in CASE_SOURCES for it in items])

@@ -50,9 +50,13 @@ def question_features(Xc: np.ndarray, z: np.ndarray, p: np.ndarray, doc: dict[st
 
 
 class AnswerabilityModel:
-    def __init__(self, C: float = 1.0, threshold: float = 0.5):
+    """`decline_target`: the share of answerable case-report training questions the fitted
+    `threshold` declines (the policy it was set by; None when set by hand)."""
+
+    def __init__(self, C: float = 1.0, threshold: float = 0.5, decline_target: float | None = None):
         self.C = C
         self.threshold = threshold
+        self.decline_target = decline_target
 
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> "AnswerabilityModel":
         from sklearn.linear_model import LogisticRegression
@@ -71,7 +75,8 @@ class AnswerabilityModel:
         return 1.0 / (1.0 + np.exp(-z))
 
     def to_dict(self) -> dict:
-        return {"kind": "logistic", "C": self.C, "threshold": self.threshold, "features": list(ANSWERABILITY_FEATURES),
+        return {"kind": "logistic", "C": self.C, "threshold": self.threshold, "decline_target": self.decline_target,
+                "features": list(ANSWERABILITY_FEATURES),
                 "mean": self.mean_.tolist(), "scale": self.scale_.tolist(), "coef": self.coef_.tolist(),
                 "intercept": self.intercept_}
 
@@ -80,7 +85,7 @@ class AnswerabilityModel:
         names = d["features"]
         if list(names) != list(features if features is not None else ANSWERABILITY_FEATURES):
             raise ValueError(f"answerability model was fitted on features {names}")
-        m = cls(C=d["C"], threshold=d["threshold"])
+        m = cls(C=d["C"], threshold=d["threshold"], decline_target=d.get("decline_target"))
         m.mean_, m.scale_, m.coef_ = (np.array(d[k], dtype=np.float64) for k in ("mean", "scale", "coef"))
         m.intercept_ = float(d["intercept"])
         return m

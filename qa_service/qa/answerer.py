@@ -182,6 +182,7 @@ class Answerer:
                                  answer_type=own.answer_type if own.answer_type != "other" else q.analysis.answer_type)
             # The new words lead: words carried from earlier turns weigh less in retrieval.
             mine = set(query_terms(asked))
+            mine |= {v for t in mine for v in q.variants.get(t, ())}
             stems_of = {cid: stems for cid, stems in q.mentions}
             for key in list(q.weights):
                 if key not in mine and not (stems_of.get(key, frozenset()) & mine):
@@ -361,7 +362,7 @@ class Answerer:
             alts = q.strict_alternatives.get(t, [])
             idf = self.index.term_idf(t)
             total += idf
-            if self.index.doc_has_term(d, t) or any(self.index.doc_has_term(d, a) for a in alts):
+            if any(self.index.doc_has_term(d, a) for a in (*q.forms(t), *alts)):
                 covered += idf
                 continue
             r = 1.0 if alts else q.rarities.get(t, 0.0)

@@ -244,8 +244,8 @@ class FeatureExtractor:
         words = q.words
         idf = np.array([self.index.term_idf(t) for t in words]) if words else np.zeros(0)
         total = idf.sum() or 1.0
-        groups = [[t, *q.alternatives.get(t, [])] for t in words]
-        strict = [[t, *q.strict_alternatives.get(t, [])] for t in words]
+        groups = [[*q.forms(t), *q.alternatives.get(t, [])] for t in words]
+        strict = [[*q.forms(t), *q.strict_alternatives.get(t, [])] for t in words]
         cids = list(dict.fromkeys(c for c, _ in q.mentions if not c.startswith("FAMILY:")))
         (own, win), (_, win_strict), (concept_hit, _) = self._windows(rows, [groups, strict, [[c] for c in cids]])
         specific = np.array([1.0 if q.strict_alternatives.get(t) else q.rarities.get(t, 0.0) for t in words])
@@ -295,7 +295,7 @@ class FeatureExtractor:
             if words:
                 head = self.head_terms(row)
                 X[i, f["early"]] = sum(idf[j] for j, t in enumerate(words)
-                                       if t in head or any(a in head for a in q.alternatives.get(t, ()))) / total
+                                       if any(a in head for a in (*q.forms(t), *q.alternatives.get(t, ())))) / total
         return X
 
     def set_semantic(self, X: np.ndarray, rows: np.ndarray, sem: np.ndarray, encoders: tuple[str, ...]) -> None:

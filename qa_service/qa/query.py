@@ -5,9 +5,10 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from ..text.tokenize import query_terms, query_words
+from ..text.tokenize import query_terms, query_words, stem
 from ..clinical.rarity import rarity
 from .question import QuestionAnalysis, analyze_question
+from .spelling import spelling_variants
 
 Mentions = list[tuple[str, frozenset[str]]]
 
@@ -29,6 +30,11 @@ class Query:
     strict_alternatives: dict[str, list[str]] = field(default_factory=dict)  # ... without broad families
     corrected: dict[str, str] = field(default_factory=dict)  # misspelt word -> correction used
     surface: dict[str, str] = field(default_factory=dict)  # stem -> the word as asked
+    variants: dict[str, list[str]] = field(default_factory=dict)  # stem -> its other spellings' stems
+
+    def forms(self, t: str) -> list[str]:
+        """The index terms that spell question word `t`: its stem and its British/American other."""
+        return [t, *self.variants.get(t, ())]
 
 
 def analyse(question: str, expand: Callable[[str], Mentions] | None = None,
@@ -48,8 +54,14 @@ def analyse(question: str, expand: Callable[[str], Mentions] | None = None,
     words = list(dict.fromkeys(terms))
     rarities = {t: rarity(surface.get(t, t)) for t in words}
     weights = {t: n * (COMMON_WORD_WEIGHT + (1 - COMMON_WORD_WEIGHT) * rarities[t]) for t, n in Counter(terms).items()}
+    # "anaemia" finds "anemia": the other spelling is the same word (weighted as asked).
+    variants = {t: vs for t in words if (vs := [v for v in dict.fromkeys(stem(w) for w in spelling_variants(surface.get(t, t)))
+                                               if v != t])}
+    for t, vs in variants.items():
+        for v in vs:
+            weights[v] = max(weights.get(v, 0.0), weights[t])
     for cid, _ in mentions:
         weights[cid] = max(weights.get(cid, 0.0), concept_weight)
     alternatives = {t: [cid for cid, stems in mentions if t in stems] for t in words}
     strict = {t: [c for c in alts if not c.startswith("FAMILY:")] for t, alts in alternatives.items()}
-    return Query(text, terms, words, analysis, mentions, rarities, weights, alternatives, strict, corrected, surface)
+    return Query(text, terms, words, analysis, mentions, rarities, weights, alternatives, strict, corrected, surface, variants)

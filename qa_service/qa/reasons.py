@@ -137,7 +137,7 @@ def decline_message(q: Query, index: Index, doc: int | None, default: str, asked
     subject = "None of the reports mentions" if many else "The report never mentions"
 
     def present(t: str) -> bool:
-        alts = [t] + q.strict_alternatives.get(t, [])
+        alts = q.forms(t) + q.strict_alternatives.get(t, [])
         if doc is None:
             return any(a in index.vocab for a in alts)
         return any(index.doc_has_term(doc, a) for a in alts)

@@ -296,7 +296,8 @@ def make_answerer(index: Index, settings: Settings, model: dict | None = None, e
     if encoders is None:
         encoders = {name: (enc.encode, index.vectors[name]) for name, enc in load_encoders(settings).items()
                     if name in index.vectors}
-    correct = SpellingCorrector(lambda stem: stem in index.vocab) if settings.spelling else None
+    correct = SpellingCorrector(lambda stem: stem in index.vocab, texts=lambda: (d.text for d in index.docs)) \
+        if settings.spelling else None
     return Answerer(index, model=model, encoders=encoders, correct=correct, expand=matcher.mentions, concept_label=matcher.label, concepts=matcher.ids,
                     entities=nlp.entities, concept_weight=settings.concept_weight,
                     context_weight=settings.context_weight, abstain_threshold=settings.abstain_threshold)

@@ -8,7 +8,7 @@ import pytest
 from qa_service.qa.answerability import ANSWERABILITY_FEATURES, AnswerabilityModel
 from qa_service.qa.features import FEATURES
 from qa_service.qa.ranker import ListwiseRanker
-from qa_service.qa.spelling import SpellingCorrector, distance
+from qa_service.qa.spelling import SpellingCorrector, distance, spelling_variants
 
 
 def _synthetic(n_questions=60, n_cands=20, d=4, seed=0):
@@ -63,13 +63,32 @@ def test_damerau_levenshtein_distance():
 
 
 def test_spelling_repairs_words_the_index_lacks_and_leaves_known_ones(index):
-    fix = SpellingCorrector(lambda stem: stem in index.vocab)
+    texts = [d.text for d in index.docs] + ["A chest x-ray was taken."]  # the report itself has no x-ray
+    fix = SpellingCorrector(lambda stem: stem in index.vocab, texts=lambda: texts)
     text, fixes = fix("Was the kidny biopsy done?")
     assert fixes == {"kidny": "kidney"} and "kidney biopsy" in text
     text, fixes = fix("wat did the chest xray sho?")
-    assert fixes["xray"] == "x ray"
+    assert fixes["xray"] == "x ray"  # a compound the index hyphenates
     assert "wat" in fixes and "sho" in fixes  # framing words, no longer read as missing terms
     assert fix("Which antibodies were positive?") == ("Which antibodies were positive?", {})
+    assert SpellingCorrector(lambda stem: stem in index.vocab)("Did the xray help?")[1] == {}
+
+
+def test_spelling_leaves_real_words_acronyms_and_names_alone(index):
+    fix = SpellingCorrector(lambda stem: stem in index.vocab, texts=lambda: [d.text for d in index.docs])
+    # Real English words the report lacks are not typos of words it has (once: "l ump", "stroma",
+    # "warfare", "m urine", "s ting", "c alves").
+    for q in ("Could they feel a lump?", "Was a stoma made?", "Was she on warfarin?", "Was a murine model used?",
+              "Did the cream sting?", "Were her calves bulky?", "Which MERS strain and HAdV type?",
+              "Did Dr Liew see her?"):
+        assert fix(q) == (q, {}), q
+
+
+def test_spelling_takes_the_other_spelling_the_index_holds(index):
+    fix = SpellingCorrector(lambda stem: stem in index.vocab)
+    assert fix("How big was the tumour?")[1] == {"tumour": "tumor"}  # the report says "tumor"
+    assert spelling_variants("anaemia") == ["anemia"] and "titer" in spelling_variants("titre")
+    assert "stabilize" in spelling_variants("stabilise") and "anaemia" in spelling_variants("anemia")
 
 
 def test_a_spelling_repair_does_not_make_an_open_question_yes_no(answerer):
