@@ -14,6 +14,7 @@ import numpy as np
 from ..text.tokenize import QUESTION_STOP_WORDS, tokens, terms as text_terms
 from ..index.bm25 import Index
 from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, holds_type, only_normal
+from .cases import in_named_case, segment
 from .candidates import Candidates
 from .query import Query
 
@@ -47,6 +48,7 @@ FEATURES: tuple[str, ...] = (
     "typed", "typed_strict", "untyped_strict", "only_normal", "findings", "number",
     *(f"sec_{g}_patient" for g in SECTION_GROUPS), *(f"sec_{g}_general" for g in SECTION_GROUPS),
     "sec_named", "sec_other_named", "patient_like", "patient_like_q", "our_patient",
+    "case_named", "case_other",
     "length", "short", "position",
 )
 
@@ -98,6 +100,7 @@ class FeatureExtractor:
         self.same_next_ = np.concatenate([same, [False]])
         self._heads: dict[int, frozenset[str]] = {}
         self._facts: dict[int, RowFacts] = {}
+        self._cases: dict[int, tuple[list[int], dict[int, frozenset[str]]]] = {}  # doc -> segment()
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- helpers
@@ -131,6 +134,21 @@ class FeatureExtractor:
                     self._facts.clear()
             self._facts[row] = got
         return got
+
+    def case_of(self, row: int) -> tuple[int, int, dict[int, frozenset[str]]]:
+        """The row's case in a case series (0: none), its section number, and the ages of the
+        report's cases (cases.segment, cached per report)."""
+        s = self.index.sentences
+        d = int(s["doc"][row])
+        got = self._cases.get(d)
+        if got is None:
+            lo, hi = int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1])
+            got = segment([self.text(r) for r in range(lo, hi)], [int(x) for x in s["section"][lo:hi]])
+            if len(self._cases) >= DOC_CACHE:
+                with self._lock:
+                    self._cases.clear()
+            self._cases[d] = got
+        return got[0][row - int(self.index.doc_rows[d])], int(s["section"][row]), got[1]
 
     def head_terms(self, row: int) -> frozenset[str]:
         got = self._heads.get(row)
@@ -289,6 +307,9 @@ class FeatureExtractor:
             X[i, f["patient_like"]] = rf.patient_like
             X[i, f["patient_like_q"]] = rf.patient_like * (1 if qa.about_patient else -1)
             X[i, f["our_patient"]] = float(rf.our_patient)
+            if qa.case is not None:
+                named = in_named_case(qa.case, *self.case_of(row))
+                X[i, f["case_named"]], X[i, f["case_other"]] = float(named > 0), float(named < 0)
             X[i, f["length"]] = rf.length
             X[i, f["short"]] = float(rf.short)
             X[i, f["position"]] = rf.position

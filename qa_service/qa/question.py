@@ -5,6 +5,8 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from .cases import CaseReference, case_reference
+
 _NUM_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|several|few|a few|many)"
 _NUM = rf"(?:\d+(?:[.,]\d+)?|{_NUM_WORD})"
 _TIME_UNIT = r"(?:second|sec|minute|min|hour|hr|h|day|week|wk|month|mo|year|yr)s?"
@@ -65,6 +67,7 @@ class QuestionAnalysis:
     about_patient: bool  # asks about this patient rather than the disease in general
     section: str | None = None  # a section the question names ("according to the discussion")
     terms: list[str] = field(default_factory=list)  # content terms (stems)
+    case: CaseReference | None = None  # the patient of a case series it names ("the second patient")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +81,7 @@ def analyze_question(question: str, terms: list[str]) -> QuestionAnalysis:
         about_patient=bool(_PATIENT.search(question)) or not _GENERAL.search(question),
         section=next((name for w, name in _SECTION_WORDS.items() if re.search(rf"\b{w}\b", question, re.I)), None),
         terms=terms,
+        case=case_reference(question),
     )
 
 
