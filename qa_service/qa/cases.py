@@ -18,13 +18,13 @@ _NUMBER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "
 _ORDINAL = r"(first|second|third|fourth|fifth|sixth)"
 _PERSON = (r"(?:patient|case|woman|man|lady|gentleman|child|boy|girl|infant|baby|neonate|brother|sister|"
            r"sibling|twin|daughter|son|subject|female|male)")
-_AGE = re.compile(r"\b(\d{1,3})[- ]?(year|yr|month|week|day)s?[- ]old\b|\baged\s+(\d{1,3})\s+(year|month|week|day)s?\b",
-                  re.I)
+_AGED = r"(\d{1,3})[- ]?(year|yr|month|week|day)s?[- ]old\b"  # "29-year-old", "3 month old"
+_AGE = re.compile(rf"\b{_AGED}|\baged\s+(\d{{1,3}})\s+(year|month|week|day)s?\b", re.I)
 _QUESTION_CASE = re.compile(rf"\b(?:case|patient)\s*(?:no\.?\s*|number\s*)?#?\s*(\d+)\b|\b{_ORDINAL}\s+(?:[a-z-]+\s+)?{_PERSON}\b",
                             re.I)
 _CASE_HEADING = re.compile(rf"^\W*(?:case|patient)\s*(?:no\.?\s*)?#?\s*(\d+|[ivx]+|one|two|three|four|five|six)\b"
                            rf"|^\W*(?:in\s+)?(?:the|our)\s+{_ORDINAL}\s+(?:case|patient)\b", re.I)
-_AGE_OPENING = re.compile(r"^\W*an?\s+(\d{1,3})[- ]?(?:year|yr|month|week|day)s?[- ]old\b", re.I)
+_AGE_OPENING = re.compile(rf"^\W*an?\s+{_AGED}", re.I)
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,14 @@ def _heading_number(sentence: str) -> int | None:
     return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
 
 
-def segment(sentences: list[str], sections: list[int]) -> tuple[list[int], dict[int, frozenset[str]]]:
-    """The case of each sentence (0: outside any case) and the ages each case's sentences give.
+CaseAges = dict[tuple[int, int], frozenset[str]]  # (section, case number) -> the ages it gives
 
-    Cases are numbered within their section as the report numbers them; their keys in the ages
-    map are section * 1000 + number."""
+
+def segment(sentences: list[str], sections: list[int]) -> tuple[list[int], CaseAges]:
+    """The case of each sentence (0: outside any case, numbered within its section as the report
+    numbers them) and the ages each case's sentences give."""
     case_of: list[int] = []
-    case_ages: dict[int, set[str]] = {}
+    case_ages: dict[tuple[int, int], set[str]] = {}
     current, last_section = 0, None
     for text, section in zip(sentences, sections):
         if section != last_section:
@@ -78,19 +79,19 @@ def segment(sentences: list[str], sections: list[int]) -> tuple[list[int], dict[
             current = number
         case_of.append(current)
         if current:
-            case_ages.setdefault(section * 1000 + current, set()).update(ages(text))
+            case_ages.setdefault((section, current), set()).update(ages(text))
     return case_of, {k: frozenset(v) for k, v in case_ages.items()}
 
 
-def in_named_case(ref: CaseReference, case: int, section: int, case_ages: dict[int, frozenset[str]]) -> int:
+def in_named_case(ref: CaseReference, case: int, section: int, case_ages: CaseAges) -> int:
     """+1 if a sentence of case `case` (in `section`) is about the patient `ref` names, -1 if it is
     about another patient of the series, 0 if the report does not say."""
     if not case:
         return 0
     if ref.number is not None:
-        if len({k % 1000 for k in case_ages}) < 2:
+        if len({number for _, number in case_ages}) < 2:
             return 0  # one patient: no series to pick from
         return 1 if case == ref.number else -1
     if ref.age is not None and any(ref.age in a for a in case_ages.values()):
-        return 1 if ref.age in case_ages.get(section * 1000 + case, frozenset()) else -1
+        return 1 if ref.age in case_ages.get((section, case), frozenset()) else -1
     return 0

@@ -14,7 +14,7 @@ import numpy as np
 from ..text.tokenize import QUESTION_STOP_WORDS, tokens, terms as text_terms
 from ..index.bm25 import Index
 from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, holds_type, only_normal
-from .cases import in_named_case, segment
+from .cases import CaseAges, in_named_case, segment
 from .candidates import Candidates
 from .query import Query
 
@@ -100,7 +100,7 @@ class FeatureExtractor:
         self.same_next_ = np.concatenate([same, [False]])
         self._heads: dict[int, frozenset[str]] = {}
         self._facts: dict[int, RowFacts] = {}
-        self._cases: dict[int, tuple[list[int], dict[int, frozenset[str]]]] = {}  # doc -> segment()
+        self._cases: dict[int, tuple[list[int], CaseAges]] = {}  # doc -> segment()
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- helpers
@@ -135,7 +135,7 @@ class FeatureExtractor:
             self._facts[row] = got
         return got
 
-    def case_of(self, row: int) -> tuple[int, int, dict[int, frozenset[str]]]:
+    def case_of(self, row: int) -> tuple[int, int, CaseAges]:
         """The row's case in a case series (0: none), its section number, and the ages of the
         report's cases (cases.segment, cached per report)."""
         s = self.index.sentences

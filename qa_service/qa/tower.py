@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..index.semantic import MINILM, MiniLMEncoder, load_encoder, minilm_dir
+from ..index.semantic import MINILM, MiniLMEncoder, load_encoder
 
 TOWER_ENCODER = "lm"  # the one encoder (features.ENCODERS) with layers to fine-tune: MiniLM
 
@@ -76,7 +76,7 @@ class QuestionTower:
     def encoder(self) -> MiniLMEncoder:
         if self._encoder is None:
             stock = load_encoder(MINILM)  # loaded once per process; its embedding tables are shared
-            self._encoder = MiniLMEncoder(minilm_dir(), deltas=self.deltas(),
+            self._encoder = MiniLMEncoder(None, deltas=self.deltas(),
                                           embeddings_from=stock if isinstance(stock, MiniLMEncoder) else None)
         return self._encoder
 

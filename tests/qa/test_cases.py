@@ -29,14 +29,14 @@ def test_a_report_is_cut_into_its_cases_by_headings_and_age_openings():
     sections = [0, 1, 1, 1, 1, 1, 1, 2]
     case_of, case_ages = segment(sentences, sections)
     assert case_of == [0, 1, 1, 2, 2, 3, 3, 0]
-    assert case_ages == {1001: {"52y"}, 1002: {"33y"}, 1003: {"61y"}}
+    assert case_ages == {(1, 1): {"52y"}, (1, 2): {"33y"}, (1, 3): {"61y"}}
     assert [in_named_case(CaseReference(number=2), c, s, case_ages) for c, s in zip(case_of, sections)] \
         == [0, -1, -1, 1, 1, -1, -1, 0]
     assert [in_named_case(CaseReference(age="61y"), c, s, case_ages) for c, s in zip(case_of, sections)] \
         == [0, -1, -1, -1, -1, 1, 1, 0]
     # An age no case gives, or a number in a report of one patient, says nothing.
     assert in_named_case(CaseReference(age="80y"), 1, 1, case_ages) == 0
-    assert in_named_case(CaseReference(number=2), 1, 1, {1001: frozenset({"52y"})}) == 0
+    assert in_named_case(CaseReference(number=2), 1, 1, {(1, 1): frozenset({"52y"})}) == 0
 
 
 def test_the_ranker_reads_which_case_a_candidate_belongs_to(answerer):
