@@ -7,10 +7,11 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
+from ..text.layout import CASE_PARTS, NARRATIVE_SECTIONS
 from ..text.tokenize import QUESTION_STOP_WORDS, tokens, terms as text_terms
 from ..index.bm25 import Index
 from .question import GENERAL_SENTENCE, PATIENT_SENTENCE, holds_type, only_normal
@@ -70,10 +71,24 @@ class RowFacts:
 
 
 def section_group(name: str) -> str:
+    if name in NARRATIVE_SECTIONS:
+        return "narrative"
     low = name.lower()
     if low.startswith(("figure", "table")):
         return "caption"
     return _GROUP_OF.get(low, "other")
+
+
+def story_parts(names: Sequence[str]) -> list[int]:
+    """For a report's section names, the part of the report each belongs to: the parts of a patient's
+    narrative under their own headings ("Physical examination", "Treatment") stay one part with the
+    narrative they continue, as does a section continued under a paragraph heading."""
+    parts: list[int] = []
+    for i, name in enumerate(names):
+        prev = names[i - 1] if i else None
+        same = prev is not None and (name == prev or (name in CASE_PARTS and prev in NARRATIVE_SECTIONS))
+        parts.append(parts[-1] if same else i)
+    return parts
 
 
 class FeatureExtractor:
@@ -100,7 +115,7 @@ class FeatureExtractor:
         self.same_next_ = np.concatenate([same, [False]])
         self._heads: dict[int, frozenset[str]] = {}
         self._facts: dict[int, RowFacts] = {}
-        self._cases: dict[int, tuple[list[int], CaseAges]] = {}  # doc -> segment()
+        self._cases: dict[int, tuple[list[int], CaseAges, list[int]]] = {}  # doc -> segment(), parts
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- helpers
@@ -136,19 +151,23 @@ class FeatureExtractor:
         return got
 
     def case_of(self, row: int) -> tuple[int, int, CaseAges]:
-        """The row's case in a case series (0: none), its section number, and the ages of the
-        report's cases (cases.segment, cached per report)."""
+        """The row's case in a case series (0: none), the part of the report it lies in (story_parts),
+        and the ages of the report's cases (cases.segment, cached per report)."""
         s = self.index.sentences
         d = int(s["doc"][row])
+        lo = int(self.index.doc_rows[d])
         got = self._cases.get(d)
         if got is None:
-            lo, hi = int(self.index.doc_rows[d]), int(self.index.doc_rows[d + 1])
-            got = segment([self.text(r) for r in range(lo, hi)], [int(x) for x in s["section"][lo:hi]])
+            hi = int(self.index.doc_rows[d + 1])
+            part = story_parts([sec.name for sec in self.index.docs[d].sections])
+            parts = [part[int(x)] for x in s["section"][lo:hi]]
+            cases, ages = segment([self.text(r) for r in range(lo, hi)], parts)
+            got = (cases, ages, parts)
             if len(self._cases) >= DOC_CACHE:
                 with self._lock:
                     self._cases.clear()
             self._cases[d] = got
-        return got[0][row - int(self.index.doc_rows[d])], int(s["section"][row]), got[1]
+        return got[0][row - lo], got[2][row - lo], got[1]
 
     def head_terms(self, row: int) -> frozenset[str]:
         got = self._heads.get(row)

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .layout import CAPTION_RE, canonical_heading
+from .layout import CAPTION_RE, canonical_heading, case_part_heading
 
 IsWord = Callable[[str], bool]
 
@@ -207,18 +207,20 @@ def _split_captions(text: str, start: int, end: int) -> list[tuple[int, int]]:
     block_start = start
     in_caption = False
     line_start = start
+    after_break = True  # the line starts the block, or follows a heading or a sentence's end
     while line_start < end:
         nl = text.find("\n", line_start, end)
         line_end = end if nl < 0 else nl
         line = text[line_start:line_end]
         stripped_offset = len(line) - len(line.lstrip())
-        if not in_caption and _is_heading_line(line):
+        if not in_caption and (_is_heading_line(line) or after_break and _is_case_part_line(line)):
             if line_start > block_start:
                 out.append((block_start, line_start))
             out.append((line_start + stripped_offset, line_end))
             block_start = line_end
             line_start = line_end + 1
             continue
+        after_break = line.rstrip().endswith(_TERMINAL) or not line.strip()
         if not in_caption and CAPTION_RE.match(line.lstrip()):
             if line_start > block_start:
                 out.append((block_start, line_start))
@@ -240,6 +242,12 @@ def _is_heading_line(line: str) -> bool:
     m = _HEADING_NUMBER.match(line)
     words = (line[m.end():] if m else line).strip()
     return bool(words) and words[:1].isupper() and canonical_heading(words) is not None
+
+
+def _is_case_part_line(line: str) -> bool:
+    """A heading of a part of the patient's story on a line of its own, after a sentence's end."""
+    m = _HEADING_NUMBER.match(line, 0, 8)
+    return case_part_heading((line[m.end():] if m else line).lstrip()) is not None
 
 
 def _is_caption(text: str) -> bool:
@@ -266,7 +274,7 @@ def _assemble_blocks(ed: _Editor) -> None:
             ordered.extend(held_captions)
             held_captions = []
             ordered.append([span])
-        open_group = not _is_heading_line(body) and not body.endswith(_TERMINAL)
+        open_group = not (_is_heading_line(body) or _is_case_part_line(body)) and not body.endswith(_TERMINAL)
     ordered.extend(held_captions)
     pieces: list[tuple[int, int] | str] = []
     for i, group in enumerate(ordered):

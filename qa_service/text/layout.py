@@ -45,6 +45,59 @@ HEADINGS: dict[str, str] = {
     "key words": "Keywords",
 }
 
+# Headings of the parts of a patient's narrative (CARE guideline, BMJ Case Reports, clinical notes),
+# recognised only as a line of their own ("Physical examination", "HISTORY:"): as words inside a
+# sentence they are ordinary prose. Canonical name -> other spellings.
+_CASE_PARTS: dict[str, tuple[str, ...]] = {
+    "Chief complaint": ("presenting complaint", "presenting complaints", "reason for admission",
+                        "reason for referral"),
+    "History of present illness": ("history of presenting illness", "history of the present illness",
+                                   "present illness", "hpi"),
+    "Patient information": ("patient history", "clinical history", "case summary"),
+    "Past medical history": ("past history", "medical history", "pmh"),
+    "Family history": (),
+    "Social history": (),
+    "Medications": ("medication", "drug history", "medication history", "current medications"),
+    "Allergies": (),
+    "Clinical presentation": ("initial presentation",),
+    "Physical examination": ("clinical examination", "on examination", "examination", "physical exam",
+                             "exam"),
+    "Clinical findings": (),
+    "Findings": (),
+    "Investigations": ("investigation", "laboratory findings", "laboratory results", "laboratory data",
+                       "laboratory investigations", "laboratory tests", "laboratory studies", "labs",
+                       "imaging", "imaging findings", "imaging studies", "radiological findings",
+                       "diagnostic assessment", "diagnostic workup", "diagnostic work-up", "work-up",
+                       "workup"),
+    "Pathology": ("histopathology", "histology", "pathological findings", "histological findings",
+                  "histopathological findings"),
+    "Differential diagnosis": (),
+    "Diagnosis": ("final diagnosis", "diagnoses"),
+    "Treatment": ("management", "therapeutic intervention", "therapeutic interventions", "intervention",
+                  "interventions", "treatment and management", "surgery", "surgical procedure",
+                  "operative findings", "procedure"),
+    "Hospital course": ("clinical course", "course", "course in hospital", "hospital stay"),
+    "Outcome and follow-up": ("outcome", "outcomes", "follow-up", "follow up", "outcome and follow up",
+                              "outcomes and follow-up", "follow-up and outcome", "follow-up and outcomes",
+                              "treatment and outcome", "discharge", "disposition"),
+    "Assessment and plan": ("assessment", "plan", "impression", "assessment & plan"),
+    "Timeline": (),
+    "Patient perspective": (),
+}
+# Parts that only ever head a patient's own story; the others ("Treatment", "Diagnosis", "Outcome")
+# also head paragraphs of a discussion, so they start a part of the narrative only inside one.
+CASE_OPENING_PARTS = frozenset({
+    "Chief complaint", "History of present illness", "Patient information", "Past medical history",
+    "Family history", "Social history", "Clinical presentation", "Physical examination", "Clinical findings",
+    "Investigations", "Hospital course", "Timeline", "Patient perspective",
+})
+CASE_PART_HEADINGS: dict[str, str] = {
+    spelling: name for name, others in _CASE_PARTS.items() for spelling in (name.lower(), *others)
+}
+CASE_PARTS = frozenset(_CASE_PARTS)
+# Section names that hold the patient's own story.
+NARRATIVE_SECTIONS = frozenset({"Case report", "Body", *CASE_PARTS})
+
 # Sections whose text is never used as an answer.
 UNINDEXED_SECTIONS = frozenset({"References", "Acknowledgements", "Declarations", "Abbreviations", "Keywords"})
 
@@ -72,11 +125,29 @@ CAPTION_RE = re.compile(
 )
 
 
+def _heading_key(text: str) -> str:
+    return " ".join(text.lower().replace(":", " ").split())
+
+
 def canonical_heading(text: str) -> str | None:
     """The canonical section name for a heading's text, or None."""
-    key = " ".join(text.lower().replace(":", " ").split())
-    return HEADINGS.get(key)
+    return HEADINGS.get(_heading_key(text))
 
+
+def case_part_heading(line: str) -> tuple[str, int] | None:
+    """(canonical name, end of the heading in `line`) when `line` opens with the heading of a part of
+    the patient's narrative: the whole line ("Physical Examination", "HISTORY OF PRESENT ILLNESS") or
+    the words before its colon ("HPI: 45-year-old man ..."); else None."""
+    if not line[:1].isupper():
+        return None
+    colon = line.find(":", 0, 42)
+    head = line[:colon] if colon > 0 else line
+    if len(head) > 40:
+        return None
+    name = CASE_PART_HEADINGS.get(_heading_key(head))
+    if name is None:
+        return None
+    return name, (colon + 1 if colon > 0 else len(line.rstrip()))
 
 
 def caption_name(match: re.Match) -> str:

@@ -4,9 +4,13 @@ from __future__ import annotations
 import re
 
 from ..domain import Section
-from .layout import CAPTION_RE, HEADING_RE, UNINDEXED_SECTIONS, canonical_heading, caption_name
+from .layout import (CAPTION_RE, CASE_OPENING_PARTS, HEADING_RE, UNINDEXED_SECTIONS, canonical_heading,
+                     case_part_heading, caption_name)
 
 _BLOCK = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]*)*")
+_LINE = re.compile(r"[^\n]+")
+_NUMBERING = re.compile(r"\s{0,8}+(?:\d{1,2}|[IVX]{1,4})\.?\s{1,8}+")
+_PROSE_WORD = re.compile(r"\b[a-z]{3,}\b")
 _SENTENCE_END_BEFORE = re.compile(r"(?:^|[.!?:;)\]\"”]\s*|\n\s*)$")
 
 
@@ -46,9 +50,48 @@ def _heading_hits(text: str) -> list[tuple[int, int, str, str]]:
     return hits
 
 
+def _case_part_hits(text: str) -> list[tuple[int, int, str, str]]:
+    """Headings of the parts of the patient's story, each a line of its own (the cleaner keeps them so)."""
+    hits = []
+    for m in _LINE.finditer(text):
+        num = _NUMBERING.match(text, m.start(), m.end())
+        at = num.end() if num else m.start()
+        got = case_part_heading(text[at:min(m.end(), at + 200)])
+        if got:
+            name, end = got
+            hits.append((m.start(), at + end, name, text[m.start():at + end].strip()))
+    return hits
+
+
+def _all_heading_hits(text: str) -> list[tuple[int, int, str, str]]:
+    """The report's headings and, inside its narrative, the headings of the narrative's parts; a part
+    such as "Treatment" that also heads paragraphs of a discussion counts only inside the narrative."""
+    tagged = sorted([(*h, False) for h in _heading_hits(text)] + [(*h, True) for h in _case_part_hits(text)])
+    hits: list[tuple[int, int, str, str]] = []
+    in_story = True  # text before any heading may be the story itself
+    for start, cstart, name, written, part in tagged:
+        if not part or in_story or name in CASE_OPENING_PARTS:
+            hits.append((start, cstart, name, written))
+            in_story = part or name == "Case report"
+        else:  # a paragraph heading inside the discussion: the discussion goes on
+            hits.append((start, cstart, hits[-1][2], written))
+    return hits
+
+
+def _front_end(text: str, first: int) -> int:
+    """Where the text before the first heading stops being front matter (title, authors): at the first
+    block after the title that reads as prose; `first` if none does."""
+    blocks = list(_BLOCK.finditer(text, 0, first))
+    for m in blocks[1:]:
+        block = m.group(0).rstrip()
+        if len(block) >= 80 and block.endswith((".", "!", "?")) and len(_PROSE_WORD.findall(block)) >= 8:
+            return m.start()
+    return first
+
+
 def split_sections(text: str) -> list[Section]:
     """Sections covering `text`; captions become their own sections; unknown layouts give one Body."""
-    heads = _heading_hits(text)
+    heads = _all_heading_hits(text)
     # Once a real References section starts, everything after it is references.
     for i, (_, _, name, _) in enumerate(heads):
         if name == "References" and i > 0:
@@ -57,7 +100,11 @@ def split_sections(text: str) -> list[Section]:
     sections: list[Section] = []
     first = heads[0][0] if heads else len(text)
     if text[:first].strip():
-        sections.append(Section("Front matter" if heads else "Body", "front" if heads else "body", 0, first))
+        body = _front_end(text, first) if heads else 0
+        if body > 0:
+            sections.append(Section("Front matter", "front", 0, body))
+        if body < first:
+            sections.append(Section("Body", "body", body, first))
     for i, (_, cstart, name, written) in enumerate(heads):
         end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
         kind = "unindexed" if name in UNINDEXED_SECTIONS else "body"

@@ -47,3 +47,15 @@ def test_the_ranker_reads_which_case_a_candidate_belongs_to(answerer):
     cols = [FEATURES.index("case_named"), FEATURES.index("case_other")]
     assert p.query.analysis.case == CaseReference(number=2)
     assert len(p.cands) and not np.any(p.X[:, cols])
+
+
+def test_the_parts_of_one_story_are_one_part_of_the_report():
+    from qa_service.qa.features import story_parts
+
+    names = ["Front matter", "Case report", "Physical examination", "Treatment", "Discussion", "Discussion", "Figure 1"]
+    assert story_parts(names) == [0, 1, 1, 1, 4, 4, 6]
+    # A case series told under story headings: the second case's age opening still starts case 2.
+    parts = story_parts(["Chief complaint", "Physical examination", "Chief complaint", "Treatment"])
+    cases, _ = segment(["A 40-year-old man had fever.", "He had a rash.", "A 62-year-old woman had fever.",
+                        "She was given aciclovir."], parts)
+    assert cases == [1, 1, 2, 2]

@@ -60,3 +60,76 @@ def test_raw_offsets_point_back_to_the_file(index):
     doc = index.docs[0]
     s = next(s for s in doc.sentences if doc.text[s.start:s.end] == "Ulcers were noted on her thighs.")
     assert raw[s.raw_start:s.raw_end] == "Ulcers were \nnoted on her thighs."
+
+
+STORY = """Fever and a painful knee in a gardener
+
+Chief Complaint
+A 52-year-old gardener presented with fever and a swollen right knee for four days.
+
+History of Present Illness
+The pain began after he knelt on a rose thorn. He had no previous joint disease.
+
+Physical Examination
+The right knee was hot, red and tender, with a large effusion.
+
+Investigations
+Aspiration yielded turbid fluid; culture grew Pantoea agglomerans.
+
+Treatment
+He had arthroscopic washout and six weeks of ciprofloxacin.
+
+Outcome and Follow-up
+At three months he walked without pain.
+
+Discussion
+Plant thorn synovitis is rare and often missed.
+
+Treatment
+Treatment of such infections combines removal of the foreign body with antibiotics.
+"""
+
+
+def test_headings_of_the_patients_story_on_lines_of_their_own():
+    from qa_service.qa.features import section_group
+
+    doc = build_document("x", STORY)
+    names = [s.name for s in doc.sections]
+    assert names == ["Front matter", "Chief complaint", "History of present illness", "Physical examination",
+                     "Investigations", "Treatment", "Outcome and follow-up", "Discussion", "Discussion"]
+    assert [section_group(n) for n in names[1:7]] == ["narrative"] * 6
+    sentences = [doc.text[s.start:s.end] for s in doc.sentences]
+    # A heading is never part of an answer sentence.
+    assert "The right knee was hot, red and tender, with a large effusion." in sentences
+    assert not any(s.startswith(("Chief Complaint", "Physical Examination", "Investigations", "Treatment He"))
+                   for s in sentences)
+    assert "Treatment" not in sentences
+
+
+def test_a_story_heading_inside_the_discussion_heads_a_paragraph_of_the_discussion():
+    doc = build_document("x", STORY)
+    last = doc.sections[-1]
+    assert (last.name, last.heading) == ("Discussion", "Treatment")
+    assert doc.text[last.start:last.end].startswith("Treatment of such infections")
+
+
+def test_story_words_inside_prose_are_not_headings():
+    doc = build_document("x", "Case report\nThe boy was started on\nTreatment with steroids helped. His\n"
+                              "Diagnosis was made by biopsy. Physical examination revealed a rash.\n")
+    assert [s.name for s in doc.sections] == ["Case report"]
+    assert len(doc.sentences) == 3
+
+
+def test_the_headings_of_a_clinical_note_before_their_colon():
+    doc = build_document("x", "Chief Complaint: Chest pain.\nHPI: A 61-year-old man had chest pain for 2 hours.\n"
+                              "Physical Exam: Diaphoretic, BP 90/60.\nAssessment and Plan: Inferior STEMI; PCI.\n")
+    assert [(s.name, doc.text[s.start:s.end]) for s in doc.sections] == [
+        ("Chief complaint", "Chest pain."), ("History of present illness", "A 61-year-old man had chest pain for 2 hours."),
+        ("Physical examination", "Diaphoretic, BP 90/60."), ("Assessment and plan", "Inferior STEMI; PCI.")]
+
+
+def test_a_story_told_before_the_first_heading_is_not_front_matter():
+    doc = build_document("x", "Thorn synovitis of the knee\n\nA 52-year-old gardener presented with fever and a "
+                              "swollen right knee four days after kneeling on a thorn.\n\nDiscussion\nIt is rare.\n")
+    assert [(s.name, doc.text[s.start:s.end][:20]) for s in doc.sections] == [
+        ("Front matter", "Thorn synovitis of t"), ("Body", "A 52-year-old garden"), ("Discussion", "It is rare.")]
