@@ -35,6 +35,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from ..domain import Document, Section, Sentence
+from ..text.layout import case_part_heading
 
 INDEX_FORMAT = 4  # 4: raw counts on disk (3 stored BM25 weights)
 CURRENT = "CURRENT"
@@ -185,13 +186,21 @@ class Index:
         return float(self.idf[col]) if col is not None else self.max_idf
 
 
+def story_heading(section: Section) -> str:
+    """The heading of a part of the patient's story ("Physical examination "), with which the part's
+    first sentence is indexed and encoded, as if it were written on the same line; "" for others."""
+    heading = section.heading or ""
+    return f"{heading} " if section.kind == "body" and case_part_heading(heading) else ""
+
+
 def build_index(docs: Sequence[Document], featurize: Callable[[str, object], list[str]], *,
                 k1: float = 1.2, b: float = 0.75, meta: dict | None = None,
                 doc_context: Callable[[Document], object] = lambda d: None,
                 indexable: Callable[[Section], bool] = lambda s: s.kind != "unindexed",
                 encoders: dict[str, Callable[[list[str]], np.ndarray]] | None = None) -> Index:
     """Fit the BM25 sentence matrix over every sentence of indexable sections, and encode those
-    sentences with each of `encoders` (name -> texts -> unit vectors).
+    sentences with each of `encoders` (name -> texts -> unit vectors); the first sentence of a part
+    of the story carries its heading (`story_heading`).
 
     `featurize(sentence, context)` gives a sentence's terms; `context` is `doc_context(document)`
     (e.g. the abbreviations the document defines).
@@ -200,9 +209,14 @@ def build_index(docs: Sequence[Document], featurize: Callable[[str, object], lis
     cols: dict[str, list[int]] = {c: [] for c in _SENTENCE_COLUMNS}
     for d, doc in enumerate(docs):
         ctx = doc_context(doc)
+        headed: set[int] = set()
         for s in doc.sentences:
             ok = indexable(doc.sections[s.section])
-            texts.append((doc.text[s.start:s.end] if ok else "", ctx))
+            text = doc.text[s.start:s.end] if ok else ""
+            if ok and s.section not in headed:
+                headed.add(s.section)
+                text = f"{story_heading(doc.sections[s.section])}{text}"
+            texts.append((text, ctx))
             for name, value in zip(_SENTENCE_COLUMNS, (d, s.start, s.end, s.section, s.paragraph,
                                                       s.raw_start, s.raw_end, int(ok))):
                 cols[name].append(value)

@@ -93,3 +93,23 @@ def test_document_scores_follow_how_much_of_a_report_matches(tmp_path):
     index = build(s).index
     scores = index.doc_scores({"cough": 1.0})
     assert scores[0] > scores[1] > 0 and scores[2] == 0
+
+
+def test_a_story_part_is_found_by_its_heading():
+    """A part of the story is indexed with its heading on its first sentence, as if on the same line,
+    though the heading is not part of the answer text."""
+    from qa_service.corpus.store import build_document
+    from qa_service.index.bm25 import build_index
+    from qa_service.text.tokenize import terms
+
+    doc = build_document("x", "Chief Complaint\nA 70-year-old man had a cough.\n\nMedications\nHe took lisinopril. "
+                              "He took aspirin.\n\nDiscussion\nCough is common.\n")
+    index = build_index([doc], lambda text, ctx: terms(text))
+    part = [s.name for s in doc.sections].index("Medications")
+    rows = [i for i in range(index.n_sentences) if index.sentence(i).section == part]
+    first, second = rows
+    med = index.vocab[terms("medications")[0]]
+    assert index.matrix[first, med] == 1 and index.matrix[second, med] == 0
+    assert doc.text[index.sentence(first).start:index.sentence(first).end] == "He took lisinopril."
+    assert index.doc_has_term(0, terms("complaint")[0])
+    assert not index.doc_has_term(0, terms("discussion")[0])
