@@ -25,7 +25,7 @@ from ..index.segments import Segments, load_segments
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, sectioning or featurization changes, so old indexes are rebuilt.
-PIPELINE_VERSION = "8"
+PIPELINE_VERSION = "9"
 
 
 @dataclass

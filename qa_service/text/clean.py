@@ -147,6 +147,21 @@ _WORDS = re.compile(r"(?<![a-z])[a-z]{1,%d}+(?:-[a-z]{1,%d}+)*+(?![a-z])" % (MAX
 _HEADING_NUMBER = re.compile(r"\s*+(?:\d{1,2}|[IVX]{1,4})\.?\s+")
 
 
+# A heading marked up as Markdown ("## Discussion", "**Physical examination**"): the marks go.
+_MARKED_LINE = re.compile(r"(?m)^[ \t]{0,8}+(?P<open>#{1,6}[ \t]{1,8}+|\*\*|__)(?P<head>[^\n*#_]{1,80}?)"
+                          r"(?P<close>\*\*|__)?[ \t]{0,8}+$")
+
+
+def _unmark_heading(m: re.Match) -> str:
+    head, opened, closed = m.group("head"), m.group("open").strip(), m.group("close")
+    if (opened in ("**", "__")) != (closed == opened):
+        return m.group(0)
+    num = _HEADING_NUMBER.match(head)
+    words = (head[num.end():] if num else head).strip()
+    known = canonical_heading(words) is not None or case_part_heading(words) is not None
+    return head if known and words[:1].isupper() else m.group(0)
+
+
 def _no_cite_context(m: re.Match) -> bool:
     before = m.string[max(0, m.start() - 12):m.start()]
     return bool(_NO_CITE_BEFORE.search(before))
@@ -160,6 +175,7 @@ def clean(raw: str, is_word: IsWord | None = None) -> CleanText:
     ed.sub(_SOFT_HYPHEN, "")
     ed.sub(_LIGATURE_RE, lambda m: _LIGATURES[m.group(0)])
     ed.sub(_TRAILING_SPACE, "")
+    ed.sub(_MARKED_LINE, _unmark_heading)
     known = is_word or (lambda w: False)
     # Words (and hyphenated compounds) the report itself spells; longer runs of letters are not words.
     words_here = set(_WORDS.findall(ed.text.lower()))

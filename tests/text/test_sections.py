@@ -133,3 +133,18 @@ def test_a_story_told_before_the_first_heading_is_not_front_matter():
                               "swollen right knee four days after kneeling on a thorn.\n\nDiscussion\nIt is rare.\n")
     assert [(s.name, doc.text[s.start:s.end][:20]) for s in doc.sections] == [
         ("Front matter", "Thorn synovitis of t"), ("Body", "A 52-year-old garden"), ("Discussion", "It is rare.")]
+
+
+def test_headings_marked_up_as_markdown():
+    raw = ("Thorn synovitis\n\n## History of present illness\nA 52-year-old gardener had a swollen knee.\n\n"
+           "**Physical examination**\nThe right knee was hot.\n\n## 3. Discussion\nIt is rare.\n\n"
+           "## Some other words\n**He was well**\n")
+    doc = build_document("x", raw)
+    assert [s.name for s in doc.sections] == ["Front matter", "History of present illness", "Physical examination",
+                                              "Discussion"]
+    texts = [doc.text[s.start:s.end] for s in doc.sentences]
+    assert texts[1:4] == ["A 52-year-old gardener had a swollen knee.", "The right knee was hot.", "It is rare."]
+    # Marks around text that is no heading stay as written.
+    assert "## Some other words **He was well**" in doc.text
+    exam = doc.sentences[2]
+    assert raw[exam.raw_start:exam.raw_end] == "The right knee was hot."
