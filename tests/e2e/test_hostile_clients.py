@@ -369,15 +369,18 @@ def test_waiting_writer_gets_503_and_readers_never_wait(writer_server):
     assert status == 503 and body["error"]["code"] == "busy", body
     assert int(headers["Retry-After"]) >= 1 and headers["Content-Type"].startswith("application/json")
     assert 1.5 <= waited < 4.0, waited
-    slowest = 0.0
+    during = []  # how long each read took that was answered while the write still held the lock
     while t.is_alive():
         for method, path, payload in (("GET", "/api/health", None), ("GET", "/api/documents", None),
                                       ("POST", "/api/ask", {"question": "Which antibodies were positive?"})):
             t1 = time.perf_counter()
             status, _, _ = request(port, method, path, payload)
-            slowest = max(slowest, time.perf_counter() - t1)
+            if t.is_alive():
+                during.append(time.perf_counter() - t1)
             assert status == 200
         time.sleep(0.05)
     t.join()
     assert first["result"][0] == 201, first["result"]
-    assert slowest < 1.0, slowest
+    # A reader that queued behind the writer would be answered only once the write is done. (The read
+    # that meets the new index after the swap may be slower on a loaded machine: it is not waiting.)
+    assert len(during) >= 3 and max(during) < 1.0, during
