@@ -78,9 +78,14 @@ def explain(q: Query, text: str, section: str, entities: Sequence[Entity] = (), 
         parts.append(f"gives {TYPE_NAMES.get(t, 'the answer')}: “{span['text']}”")
     elif found and t in TYPE_NAMES:
         parts.append(f"holds {TYPE_NAMES[t]}, the kind of answer asked for")
-    if not matched and not named:
+    # A part of the story under its own heading ("Treatment") answers "How was he treated?" by where it stands.
+    heads = {stem(w.lower()) for w in _WORD.findall(section or "")}
+    by_heading = any(len(w) >= 4 and (h.startswith(w) or w.startswith(h)) for h in heads if len(h) >= 4
+                     for w in words - set(matched))
+    if not matched and not named and not by_heading:
         parts.append("it is the sentence closest in meaning to the question, sharing none of its words")
-    parts.append(f"it comes from the {section} section" if section else "")
+    if section:
+        parts.append(f"it comes from the {section} section" + (", the part the question asks about" if by_heading else ""))
     sentence = "; ".join(p for p in parts if p)
     sentence = sentence[0].upper() + sentence[1:] + "." if sentence else ""
     return Reason(list(matched.values()), named[:6], t, found, section, sentence)

@@ -57,3 +57,14 @@ def test_decline_in_the_api(client):
     body = client.post("/api/ask", json={"question": "Was a colonoscopy performed?"}).get_json()
     assert body["answers"] == [] and body["message"] == "The report never mentions a colonoscopy."
     assert body["verdict"] == "not stated"
+
+
+def test_reason_says_when_the_sections_heading_is_what_was_asked():
+    from qa_service.qa.query import analyse
+    from qa_service.qa.reasons import explain
+
+    q = analyse("How was he treated?")
+    said = explain(q, "He had arthroscopic washout and six weeks of ciprofloxacin.", "Treatment").text
+    assert "the Treatment section, the part the question asks about" in said and "sharing none" not in said
+    said = explain(q, "He had arthroscopic washout and six weeks of ciprofloxacin.", "Case report").text
+    assert "sharing none of its words" in said and "asks about" not in said
