@@ -351,13 +351,14 @@ def test_failed_tokens_are_rate_limited_per_client(writer_server):
 
 def test_waiting_writer_gets_503_and_readers_never_wait(writer_server):
     """A rebuild holds the writer lock for 4+ s: a second write answers 503 + Retry-After after
-    about write_wait (2 s), and health, documents and asks stay fast meanwhile."""
+    about write_wait (2 s), and health, documents and asks are answered meanwhile, not after it."""
     port = writer_server.port
     first = {}
 
     def ingest():
         first["result"] = request(port, "POST", "/api/documents", {"id": "stonefish", "text": STONEFISH},
                                   headers=bearer(UNICODE_TOKEN))
+        first["done"] = time.monotonic()
 
     t = threading.Thread(target=ingest)
     t.start()
@@ -369,18 +370,18 @@ def test_waiting_writer_gets_503_and_readers_never_wait(writer_server):
     assert status == 503 and body["error"]["code"] == "busy", body
     assert int(headers["Retry-After"]) >= 1 and headers["Content-Type"].startswith("application/json")
     assert 1.5 <= waited < 4.0, waited
-    during = []  # how long each read took that was answered while the write still held the lock
+    answered = []  # when each read was answered
     while t.is_alive():
         for method, path, payload in (("GET", "/api/health", None), ("GET", "/api/documents", None),
                                       ("POST", "/api/ask", {"question": "Which antibodies were positive?"})):
-            t1 = time.perf_counter()
             status, _, _ = request(port, method, path, payload)
-            if t.is_alive():
-                during.append(time.perf_counter() - t1)
+            answered.append(time.monotonic())
             assert status == 200
         time.sleep(0.05)
     t.join()
     assert first["result"][0] == 201, first["result"]
-    # A reader that queued behind the writer would be answered only once the write is done. (The read
-    # that meets the new index after the swap may be slower on a loaded machine: it is not waiting.)
-    assert len(during) >= 3 and max(during) < 1.0, during
+    # A reader queued behind the writer is answered only when the lock is released, just before the
+    # write's own answer; these were answered well before it. (How fast a read is while the writer's
+    # worker encodes the new report depends on the machine's load, so it is not asserted here.)
+    early = [a for a in answered if a < first["done"] - 0.3]
+    assert len(early) >= 2, (answered, first["done"])
