@@ -156,10 +156,7 @@ def _unmark_heading(m: re.Match) -> str:
     head, opened, closed = m.group("head"), m.group("open").strip(), m.group("close")
     if (opened in ("**", "__")) != (closed == opened):
         return m.group(0)
-    num = _HEADING_NUMBER.match(head)
-    words = (head[num.end():] if num else head).strip()
-    known = canonical_heading(words) is not None or case_part_heading(words) is not None
-    return head if known and words[:1].isupper() else m.group(0)
+    return head if _is_heading_line(head) or _is_case_part_line(head) else m.group(0)
 
 
 def _no_cite_context(m: re.Match) -> bool:
@@ -262,8 +259,7 @@ def _is_heading_line(line: str) -> bool:
 
 def _is_case_part_line(line: str) -> bool:
     """A heading of a part of the patient's story on a line of its own, after a sentence's end."""
-    m = _HEADING_NUMBER.match(line, 0, 8)
-    return case_part_heading((line[m.end():] if m else line).lstrip()) is not None
+    return case_part_heading(line) is not None
 
 
 def _is_caption(text: str) -> bool:

@@ -134,20 +134,27 @@ def canonical_heading(text: str) -> str | None:
     return HEADINGS.get(_heading_key(text))
 
 
+# Numbering before a heading on a line of its own ("2. ", "IV ").
+HEADING_NUMBER = re.compile(r"\s{0,8}+(?:\d{1,2}|[IVX]{1,4})\.?\s{1,8}+")
+
+
 def case_part_heading(line: str) -> tuple[str, int] | None:
-    """(canonical name, end of the heading in `line`) when `line` opens with the heading of a part of
-    the patient's narrative: the whole line ("Physical Examination", "HISTORY OF PRESENT ILLNESS") or
-    the words before its colon ("HPI: 45-year-old man ..."); else None."""
-    if not line[:1].isupper():
+    """(canonical name, end of the heading in `line`) when `line` opens, after any numbering, with the
+    heading of a part of the patient's narrative: the whole line ("Physical Examination", "2. HISTORY
+    OF PRESENT ILLNESS") or the words before its colon ("HPI: 45-year-old man ..."); else None."""
+    num = HEADING_NUMBER.match(line, 0, 16)
+    at = num.end() if num else len(line[:16]) - len(line[:16].lstrip())
+    rest = line[at:at + 200]
+    if not rest[:1].isupper():
         return None
-    colon = line.find(":", 0, 42)
-    head = line[:colon] if colon > 0 else line
+    colon = rest.find(":", 0, 42)
+    head = rest[:colon] if colon > 0 else rest
     if len(head) > 40:
         return None
     name = CASE_PART_HEADINGS.get(_heading_key(head))
     if name is None:
         return None
-    return name, (colon + 1 if colon > 0 else len(line.rstrip()))
+    return name, at + (colon + 1 if colon > 0 else len(rest.rstrip()))
 
 
 def caption_name(match: re.Match) -> str:

@@ -9,7 +9,6 @@ from .layout import (CAPTION_RE, CASE_OPENING_PARTS, HEADING_RE, UNINDEXED_SECTI
 
 _BLOCK = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]*)*")
 _LINE = re.compile(r"[^\n]+")
-_NUMBERING = re.compile(r"\s{0,8}+(?:\d{1,2}|[IVX]{1,4})\.?\s{1,8}+")
 _PROSE_WORD = re.compile(r"\b[a-z]{3,}\b")
 _SENTENCE_END_BEFORE = re.compile(r"(?:^|[.!?:;)\]\"”]\s*|\n\s*)$")
 
@@ -54,12 +53,10 @@ def _case_part_hits(text: str) -> list[tuple[int, int, str, str]]:
     """Headings of the parts of the patient's story, each a line of its own (the cleaner keeps them so)."""
     hits = []
     for m in _LINE.finditer(text):
-        num = _NUMBERING.match(text, m.start(), m.end())
-        at = num.end() if num else m.start()
-        got = case_part_heading(text[at:min(m.end(), at + 200)])
+        got = case_part_heading(text[m.start():min(m.end(), m.start() + 220)])
         if got:
             name, end = got
-            hits.append((m.start(), at + end, name, text[m.start():at + end].strip()))
+            hits.append((m.start(), m.start() + end, name, text[m.start():m.start() + end].strip()))
     return hits
 
 
