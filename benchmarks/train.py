@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="wl+lm,wl,none", help="encoder sets to fit, e.g. 'wl+lm,wl,none'")
     ap.add_argument("--research", default="400,300",
                     help="COVID-QA and PubMedQA training questions to add ('0,0': case reports only)")
+    ap.add_argument("--no-written", action="store_true",
+                    help="leave out the questions written for training over E3C case texts")
     ap.add_argument("--no-adapt", action="store_true", help="no question adapters (the encoders' own cosines)")
     ap.add_argument("--no-tower", action="store_true",
                     help="a linear adapter for MiniLM too, instead of a fine-tuned question tower (which needs torch)")
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             pubmed_dir = args.models.parent / "train-pubmedqa-11k"
             pubmed = T.build_answerer(pubmed_dir, encoders, sources=(T.pubmedqa_corpus(pubmed_dir),))
             items += T.research_items(covid, pubmed, n_covid, n_pubmed)
+        if not args.no_written:
+            e3c_dir = args.models.parent / "train-e3c"
+            items += T.e3c_written_items(T.build_answerer(e3c_dir, encoders, sources=(T.e3c_written_corpus(e3c_dir),)))
         T.prepare(answerer, items)
         recall = np.mean([bool(it.y.any()) for it in items if it.evidence])
         print(f"[{name}] {len(items)} questions over {len({it.group for it in items})} documents, prepared at "

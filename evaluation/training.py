@@ -41,6 +41,10 @@ PUBMEDQA = SHARED / "data" / "pubmedqa"
 # the best sentence over the best document, and among 11,034 documents fell below plain BM25.
 E3C = SHARED / "data" / "e3c_en_cases" / "cases.jsonl"
 PUBMEDQA_SOURCE = "PubMedQA (abstract among 11,034)"
+# Questions written for training over E3C case texts (evaluation/e3c_training/README.md): another
+# source and another hand than the scraped reports. Reported on their own, never in ALL.
+E3C_WRITTEN = ROOT / "evaluation" / "e3c_training"
+E3C_SOURCE = "E3C case texts (written for training)"
 
 __all__ = ["ANSWERABILITY_FEATURES", "Item", "load_items", "build_answerer", "prepare", "fit", "evaluate",
            "cross_validate", "crossfit", "fit_adapters", "apply_adapters", "summarize", "print_table", "ABLATIONS"]
@@ -109,6 +113,27 @@ def research_items(covid: Answerer, pubmed: Answerer, n_covid: int, n_pubmed: in
                   answerer=covid, spans=q.spans) for q in cq]
             + [Item(PUBMEDQA_SOURCE, q.id, "", q.question, ["?"], answerer=pubmed,
                     gold_doc=sorted(q.gold_doc_ids)[0]) for q in pq])
+
+
+def e3c_written_items(answerer: Answerer) -> list[Item]:
+    """The questions written for training over E3C case texts, asked in the index `answerer` holds
+    (built from e3c_written_corpus)."""
+    return [Item(E3C_SOURCE, r["id"], r["doc"], r["question"], r.get("evidence", []), answerer=answerer)
+            for f in ("questions.jsonl", "unanswerable.jsonl") for r in read_jsonl(E3C_WRITTEN / f)]
+
+
+def e3c_written_corpus(models_dir: Path) -> Path:
+    """The E3C case texts the written questions are about, one JSONL under models_dir (derived data)."""
+    out = models_dir / "e3c-written.jsonl"
+    ids = {r["doc"] for f in ("questions.jsonl", "unanswerable.jsonl") for r in read_jsonl(E3C_WRITTEN / f)}
+    with E3C.open(encoding="utf-8") as src:
+        rows = "".join(line for line in src if json.loads(line)["id"] in ids)
+    if not out.exists() or out.read_text(encoding="utf-8") != rows:  # rewritten when the cases change
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(rows, encoding="utf-8")
+        tmp.replace(out)
+    return out
 
 
 def pubmedqa_corpus(models_dir: Path) -> Path:
@@ -394,6 +419,7 @@ def provenance(cv: dict, insample: dict, ranker: ListwiseRanker, model: Answerab
 
 def data_files() -> dict[str, str]:
     files = [EVAL / f for _, a, u in SETS for f in (a, u)] + [ADA, ROOT / "corpus" / f"{SHIPPED_DOC}.txt"]
+    files += [E3C_WRITTEN / "questions.jsonl", E3C_WRITTEN / "unanswerable.jsonl"]
     files += [COVIDQA / "questions.jsonl", COVIDQA / "corpus.jsonl", PUBMEDQA / "questions.jsonl",
               PUBMEDQA / "corpus.jsonl", E3C]
     return {str(f.relative_to(ROOT.parent)): sha256(f) for f in files}
