@@ -2,8 +2,13 @@
 import json
 from collections import Counter
 
+import pytest
+
 from evaluation import training as T
 from qa_service.text.tokenize import normalize_for_match
+
+
+pytestmark = pytest.mark.skipif(not T.E3C.exists(), reason="shared data not present")
 
 
 def _cases(ids):

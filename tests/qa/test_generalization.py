@@ -18,9 +18,10 @@ VARIANT = "wl"  # word vectors, no MiniLM: the same features, minutes faster to 
 
 @pytest.fixture(scope="module")
 def cv(tmp_path_factory):
-    if not (ADA.exists() and EVAL.exists()):
-        pytest.skip("shared eval data not present")
     from evaluation import training as T
+
+    if not (ADA.exists() and EVAL.exists() and T.E3C.exists()):
+        pytest.skip("shared eval data not present")
 
     answerer = T.build_answerer(tmp_path_factory.mktemp("cv") / "models", ("wl",), corpus_encoders=("wl",))
     items = T.load_items()
