@@ -44,7 +44,10 @@ PUBMEDQA_SOURCE = "PubMedQA (abstract among 11,034)"
 # Questions written for training over E3C case texts (evaluation/e3c_training/README.md): another
 # source and another hand than the scraped reports. Reported on their own, never in ALL.
 E3C_WRITTEN = ROOT / "evaluation" / "e3c_training"
+E3C_WRITTEN_FILES = (E3C_WRITTEN / "questions.jsonl", E3C_WRITTEN / "unanswerable.jsonl")
 E3C_SOURCE = "E3C case texts (written for training)"
+# The service's kind of question, whatever the source: weighed as such and the decline threshold's reference.
+CASE_QUESTION_SOURCES = (*CASE_SOURCES, E3C_SOURCE)
 
 __all__ = ["ANSWERABILITY_FEATURES", "Item", "load_items", "build_answerer", "prepare", "fit", "evaluate",
            "cross_validate", "crossfit", "fit_adapters", "apply_adapters", "summarize", "print_table", "ABLATIONS"]
@@ -119,20 +122,20 @@ def e3c_written_items(answerer: Answerer) -> list[Item]:
     """The questions written for training over E3C case texts, asked in the index `answerer` holds
     (built from e3c_written_corpus)."""
     return [Item(E3C_SOURCE, r["id"], r["doc"], r["question"], r.get("evidence", []), answerer=answerer)
-            for f in ("questions.jsonl", "unanswerable.jsonl") for r in read_jsonl(E3C_WRITTEN / f)]
+            for f in E3C_WRITTEN_FILES for r in read_jsonl(f)]
 
 
 def e3c_written_corpus(models_dir: Path) -> Path:
     """The E3C case texts the written questions are about, one JSONL under models_dir (derived data)."""
+    from qa_service.service.ingest import atomic_write
+
     out = models_dir / "e3c-written.jsonl"
-    ids = {r["doc"] for f in ("questions.jsonl", "unanswerable.jsonl") for r in read_jsonl(E3C_WRITTEN / f)}
+    ids = {r["doc"] for f in E3C_WRITTEN_FILES for r in read_jsonl(f)}
     with E3C.open(encoding="utf-8") as src:
-        rows = "".join(line for line in src if json.loads(line)["id"] in ids)
-    if not out.exists() or out.read_text(encoding="utf-8") != rows:  # rewritten when the cases change
+        rows = "".join(line for line in src if json.loads(line)["id"] in ids).encode("utf-8")
+    if not out.exists() or out.read_bytes() != rows:  # rewritten when the cases change
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(rows, encoding="utf-8")
-        tmp.replace(out)
+        atomic_write(out, rows)
     return out
 
 
@@ -205,7 +208,7 @@ def fit(answerer: Answerer, items: list[Item], mask: np.ndarray | None = None, a
         C: float = 1.0, decline_target: float = DECLINE_TARGET,
         research_weight: float = 1.0) -> tuple[ListwiseRanker, AnswerabilityModel]:
     """Fit both models on `items`; `mask` keeps a subset of the ranker's features (ablation).
-    Research-paper questions weigh `research_weight` in the answerability fit."""
+    Research-paper questions (not CASE_QUESTION_SOURCES) weigh `research_weight` in the answerability fit."""
     cols = np.ones(len(FEATURES), dtype=bool) if mask is None else mask
     ans = [it for it in items if it.evidence and len(it.prep.cands)]
     ranker = ListwiseRanker(alpha=alpha).fit([it.prep.X[:, cols] for it in ans], [it.y for it in ans],
@@ -216,13 +219,12 @@ def fit(answerer: Answerer, items: list[Item], mask: np.ndarray | None = None, a
     model = AnswerabilityModel(C=C, decline_target=decline_target)
     # Unweighted, so P(answerable) stays calibrated on the mix of questions it is fitted on
     # (balancing the classes made it under-confident: 0.06 predicted, 0.39 observed).
-    case = np.array([it.source in CASE_SOURCES for it in items])
+    case = np.array([it.source in CASE_QUESTION_SOURCES for it in items])
     model.fit(Xq, yq, sample_weight=np.where(case, 1.0, research_weight))
     p = model.predict_proba(Xq)
     # The threshold declines `decline_target` of the answerable case questions (the service's
     # questions, of both sources; research questions, mostly easy to place, would push it up).
-    cases = case | np.array([it.source == E3C_SOURCE for it in items])
-    ref = (yq == 1) & cases if ((yq == 1) & cases).any() else yq == 1
+    ref = (yq == 1) & case if ((yq == 1) & case).any() else yq == 1
     model.threshold = float(np.quantile(p[ref], decline_target)) if ref.any() else 0.5
     return ranker, model
 
@@ -421,7 +423,7 @@ def provenance(cv: dict, insample: dict, ranker: ListwiseRanker, model: Answerab
 
 def data_files() -> dict[str, str]:
     files = [EVAL / f for _, a, u in SETS for f in (a, u)] + [ADA, ROOT / "corpus" / f"{SHIPPED_DOC}.txt"]
-    files += [E3C_WRITTEN / "questions.jsonl", E3C_WRITTEN / "unanswerable.jsonl"]
+    files += list(E3C_WRITTEN_FILES)
     files += [COVIDQA / "questions.jsonl", COVIDQA / "corpus.jsonl", PUBMEDQA / "questions.jsonl",
               PUBMEDQA / "corpus.jsonl", E3C]
     return {str(f.relative_to(ROOT.parent)): sha256(f) for f in files}
