@@ -30,7 +30,7 @@ def test_evidence_is_verbatim_once_in_its_case():
 def test_eight_answerable_and_three_unanswerable_per_case_none_from_the_check_set():
     ans = Counter(r["doc"] for r in T.read_jsonl(T.E3C_WRITTEN / "questions.jsonl"))
     unans = Counter(r["doc"] for r in T.read_jsonl(T.E3C_WRITTEN / "unanswerable.jsonl"))
-    assert set(ans) == set(unans) and len(ans) == 80
+    assert set(ans) == set(unans) and len(ans) == 160
     assert set(ans.values()) == {8} and set(unans.values()) == {3}
     check = {r["doc"] for r in T.read_jsonl(T.ROOT / "evaluation" / "other_source" / "questions.jsonl")}
     assert not check & set(ans)  # the other-source set stays a check nothing is fitted on
@@ -39,6 +39,6 @@ def test_eight_answerable_and_three_unanswerable_per_case_none_from_the_check_se
 def test_items_are_a_source_of_their_own(tmp_path):
     items = T.e3c_written_items(answerer=None)
     assert {it.source for it in items} == {T.E3C_SOURCE} and T.E3C_SOURCE not in T.CASE_SOURCES
-    assert sum(not it.evidence for it in items) == 240
+    assert sum(not it.evidence for it in items) == 480
     corpus = T.e3c_written_corpus(tmp_path)
-    assert len(corpus.read_text(encoding="utf-8").splitlines()) == 80
+    assert len(corpus.read_text(encoding="utf-8").splitlines()) == 160
