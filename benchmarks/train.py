@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--C", type=float, default=1.0, help="the answerability model's inverse L2 penalty")
     ap.add_argument("--decline-target", type=float, default=T.DECLINE_TARGET,
                     help="share of the answerable case-report training questions the threshold declines")
+    ap.add_argument("--ranker-research-weight", type=float, default=T.RANKER_RESEARCH_WEIGHT,
+                    help="weight of a research-paper question against a case question in the ranker's fit")
     ap.add_argument("--variants", default="wl+lm,wl,none", help="encoder sets to fit, e.g. 'wl+lm,wl,none'")
     ap.add_argument("--research", default="400,300",
                     help="COVID-QA and PubMedQA training questions to add ('0,0': case reports only)")
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.variants.split(",")
     artefact = {"written_by": "benchmarks/train.py", "commit": T.git_commit(), "data": T.data_files(),
                 "features": list(FEATURES), "answerability_features": list(T.ANSWERABILITY_FEATURES),
-                "folds": args.folds, "variants": {}}
+                "folds": args.folds,
+                "ranker_research_weight": args.ranker_research_weight, "variants": {}}
     for encoders in VARIANTS:
         name = variant_name(encoders)
         if name not in wanted:
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         tower = None if args.no_tower or args.no_adapt else QuestionTower(null=args.null_tower)
         retrieval = "stock" if args.no_adapt else args.retrieval
         cv = T.cross_validate(answerer, items, args.folds, alpha=args.alpha, C=args.C, records=records,
-                              decline_target=args.decline_target,
+                              decline_target=args.decline_target, ranker_research_weight=args.ranker_research_weight,
                               adapt=not args.no_adapt, tower=tower, retrieval=retrieval)
         T.print_table(f"[{name}] cross-validated ({args.folds} folds grouped by report)", cv)
         r = np.array(records)
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 mask = np.array([keep(f) for f in FEATURES])
                 m = T.cross_validate(answerer, items, args.folds, mask=mask, alpha=args.alpha, C=args.C,
                                     decline_target=args.decline_target,
+                                    ranker_research_weight=args.ranker_research_weight,
                                     tower=tower, retrieval=retrieval)["all case-report questions"]
                 print(f"[{name}] ablation {label}: hit@1 {m['hit@1']} MRR@5 {m['MRR@5']} open {m['hit@1 abstention off']} "
                       f"declined {m['answerable declined']} / unans {m['unanswerable declined']}", flush=True)
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         adapters = {}
         if answerer.encoders and not args.no_adapt:
             T.crossfit(answerer, items, tower=tower)  # the ranker learns from adapted cosines of unseen reports
-        ranker, model = T.fit(answerer, items, alpha=args.alpha, C=args.C, decline_target=args.decline_target)
+        ranker, model = T.fit(answerer, items, alpha=args.alpha, C=args.C, decline_target=args.decline_target,
+                              ranker_research_weight=args.ranker_research_weight)
         if answerer.encoders and not args.no_adapt:
             adapters = T.fit_adapters(answerer, items, tower=tower)
             if retrieval == "adapted":

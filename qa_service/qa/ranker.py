@@ -4,8 +4,8 @@ For question q with candidate feature rows x_i (standardised: (x - mean_) / scal
 
     z_i = coef_ . x_i              P(i | q answerable) = exp(z_i) / sum_j exp(z_j)
 
-fitted by minimising  sum_q -log sum_{i in positives(q)} P(i | q)  +  alpha/2 ||coef_||^2
-(L-BFGS). The probabilities are the model's own: the order of answers is the order of z.
+fitted by minimising  sum_q w_q * -log sum_{i in positives(q)} P(i | q)  +  alpha/2 ||coef_||^2
+(L-BFGS; w_q the question's sample weight, 1 by default). The probabilities are the model's own: the order of answers is the order of z.
 """
 from __future__ import annotations
 
@@ -21,10 +21,15 @@ class ListwiseRanker:
         self.alpha = alpha
         self.max_iter = max_iter
 
-    def fit(self, X: Sequence[np.ndarray], y: Sequence[np.ndarray], feature_names: Sequence[str] = ()) -> "ListwiseRanker":
-        """X: one (n_q, d) array per question; y: one boolean array per question (its positives).
-        Questions without a positive candidate carry no ranking signal and are skipped."""
-        pairs = [(x, yy.astype(bool)) for x, yy in zip(X, y) if yy.any() and len(yy) > 1]
+    def fit(self, X: Sequence[np.ndarray], y: Sequence[np.ndarray], feature_names: Sequence[str] = (),
+            sample_weight: Sequence[float] | None = None) -> "ListwiseRanker":
+        """X: one (n_q, d) array per question; y: one boolean array per question (its positives);
+        sample_weight: one weight per question. Questions without a positive candidate carry no
+        ranking signal and are skipped."""
+        weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        keep = [i for i, yy in enumerate(y) if yy.any() and len(yy) > 1]
+        pairs = [(X[i], y[i].astype(bool)) for i in keep]
+        wq = weights[keep]
         allx = np.vstack([x for x, _ in pairs])
         self.mean_ = allx.mean(axis=0)
         self.scale_ = allx.std(axis=0)
@@ -46,8 +51,8 @@ class ListwiseRanker:
             mp = np.maximum.reduceat(zp, starts)
             ep = np.where(pos, np.exp(np.where(pos, z - mp[seg], 0.0)), 0.0)
             sp = np.add.reduceat(ep, starts)
-            total = np.sum(m + np.log(se) - mp - np.log(sp)) + 0.5 * self.alpha * w @ w
-            grad = Z.T @ (e / se[seg] - ep / sp[seg]) + self.alpha * w
+            total = np.sum(wq * (m + np.log(se) - mp - np.log(sp))) + 0.5 * self.alpha * w @ w
+            grad = Z.T @ (wq[seg] * (e / se[seg] - ep / sp[seg])) + self.alpha * w
             return float(total), grad
 
         res = minimize(loss, np.zeros(d), jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter})

@@ -35,6 +35,14 @@ def test_listwise_ranker_recovers_the_direction_of_the_true_weights():
     assert np.argmax(p) == np.argmax(r.decision_function(X[0]))
 
 
+def test_listwise_ranker_follows_the_questions_that_weigh():
+    Xa, ya, true = _synthetic(seed=2)
+    Xb, yb = [-x for x in Xa], ya  # the same questions with every feature's sign flipped
+    for wa, wb, direction in ((1.0, 0.0, true), (0.0, 1.0, -true)):
+        r = ListwiseRanker(alpha=0.1).fit(Xa + Xb, ya + yb, sample_weight=[wa] * len(Xa) + [wb] * len(Xb))
+        assert np.corrcoef(r.coef_ / r.scale_, direction)[0, 1] > 0.9
+
+
 def test_ranker_round_trips_through_json_and_checks_feature_names():
     X, y, _ = _synthetic()
     r = ListwiseRanker().fit(X, y, ["a", "b", "c", "d"])
