@@ -5,7 +5,8 @@ For question q with candidate feature rows x_i (standardised: (x - mean_) / scal
     z_i = coef_ . x_i              P(i | q answerable) = exp(z_i) / sum_j exp(z_j)
 
 fitted by minimising  sum_q w_q * -log sum_{i in positives(q)} P(i | q)  +  alpha/2 ||coef_||^2
-(L-BFGS; w_q the question's sample weight, 1 by default). The probabilities are the model's own: the order of answers is the order of z.
+(L-BFGS; w_q the question's sample weight, 1 by default). The probabilities are the model's own:
+the order of answers is the order of z.
 """
 from __future__ import annotations
 
